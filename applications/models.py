@@ -1,0 +1,451 @@
+"""The Loan aggregate and its whole state machine (DESIGN.md §2), customers, products and documents.
+
+Every status change goes through `applications.lifecycle.loan_transition`, which checks state and
+permission, calls one of the transition methods below, saves, and audits. Transition bodies only set
+fields on `self`; conditions are pure functions of the instance.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import django_fsm as fsm
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from loanops.money import money_field, rate_field
+from loanops.types import RepaymentMethod
+
+
+class LoanStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    SUBMITTED = "submitted", _("已提交")
+    SUPPLEMENT_REQUIRED = "supplement_required", _("待补充材料")
+    RISK_REVIEW = "risk_review", _("风控审查中")
+    APPROVED = "approved", _("审批通过")
+    REJECTED = "rejected", _("已拒绝")
+    OFFERED = "offered", _("已出要约")
+    CONTRACT_PENDING = "contract_pending", _("待签约")
+    CONTRACT_SIGNED = "contract_signed", _("已签约")
+    DISBURSEMENT_PENDING = "disbursement_pending", _("待放款复核")
+    ACTIVE = "active", _("还款中")
+    OVERDUE = "overdue", _("逾期")
+    SETTLED = "settled", _("已结清")
+    ARCHIVED = "archived", _("已归档")
+    WRITTEN_OFF = "written_off", _("已核销")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+S = LoanStatus
+PRE_DISBURSEMENT = [
+    S.DRAFT,
+    S.SUBMITTED,
+    S.SUPPLEMENT_REQUIRED,
+    S.RISK_REVIEW,
+    S.APPROVED,
+    S.OFFERED,
+    S.CONTRACT_PENDING,
+    S.CONTRACT_SIGNED,
+    S.DISBURSEMENT_PENDING,
+]
+SERVICING_STATUSES = [S.ACTIVE, S.OVERDUE]
+TERMINAL_STATUSES = [S.REJECTED, S.WITHDRAWN, S.ARCHIVED, S.WRITTEN_OFF]
+
+
+class ApplicantType(models.TextChoices):
+    INDIVIDUAL = "individual", _("个人")
+    ENTERPRISE = "enterprise", _("企业")
+
+
+class Industry(models.TextChoices):
+    """GB/T 4754-2017 sections (门类)."""
+
+    A = "A", _("A 农、林、牧、渔业")
+    B = "B", _("B 采矿业")
+    C = "C", _("C 制造业")
+    D = "D", _("D 电力、热力、燃气及水生产和供应业")
+    E = "E", _("E 建筑业")
+    F = "F", _("F 批发和零售业")
+    G = "G", _("G 交通运输、仓储和邮政业")
+    H = "H", _("H 住宿和餐饮业")
+    I = "I", _("I 信息传输、软件和信息技术服务业")  # noqa: E741
+    J = "J", _("J 金融业")
+    K = "K", _("K 房地产业")
+    L = "L", _("L 租赁和商务服务业")
+    M = "M", _("M 科学研究和技术服务业")
+    N = "N", _("N 水利、环境和公共设施管理业")
+    O = "O", _("O 居民服务、修理和其他服务业")  # noqa: E741
+    P = "P", _("P 教育")
+    Q = "Q", _("Q 卫生和社会工作")
+    R = "R", _("R 文化、体育和娱乐业")
+    S = "S", _("S 公共管理、社会保障和社会组织")
+    T = "T", _("T 国际组织")
+
+
+class DocumentType(models.TextChoices):
+    ID_FRONT = "id_front", _("身份证人像面")
+    ID_BACK = "id_back", _("身份证国徽面")
+    INCOME_PROOF = "income_proof", _("收入证明")
+    BANK_STATEMENT = "bank_statement", _("银行流水")
+    ASSET_PROOF = "asset_proof", _("资产证明")
+    CREDIT_AUTH = "credit_auth", _("征信授权书")
+    BUSINESS_LICENSE = "business_license", _("营业执照")
+    FINANCIAL_STATEMENTS = "financial_statements", _("财务报表")
+    OTHER = "other", _("其他材料")
+
+
+def default_individual_documents() -> list[str]:
+    return [DocumentType.ID_FRONT, DocumentType.ID_BACK, DocumentType.INCOME_PROOF, DocumentType.CREDIT_AUTH]
+
+
+def default_enterprise_documents() -> list[str]:
+    return [
+        DocumentType.ID_FRONT,
+        DocumentType.ID_BACK,
+        DocumentType.BUSINESS_LICENSE,
+        DocumentType.FINANCIAL_STATEMENTS,
+        DocumentType.CREDIT_AUTH,
+    ]
+
+
+def default_methods() -> list[str]:
+    return [RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.EQUAL_PRINCIPAL]
+
+
+class Customer(models.Model):
+    """A borrower: an individual (居民身份证) or an enterprise (统一社会信用代码)."""
+
+    kind = models.CharField(_("借款人类型"), max_length=12, choices=ApplicantType.choices)
+    name = models.CharField(_("姓名/企业名称"), max_length=120)
+    id_number = models.CharField(_("身份证号"), max_length=18, blank=True, db_index=True)
+    uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
+    legal_representative = models.CharField(_("法定代表人"), max_length=60, blank=True)
+    phone = models.CharField(_("手机号"), max_length=11, unique=True)
+    email = models.EmailField(_("电子邮箱"), blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    industry = models.CharField(_("行业"), max_length=1, choices=Industry.choices)
+    annual_income = money_field(verbose_name=_("年收入/年营业收入"), default=Decimal("0.00"))
+    employer = models.CharField(_("工作单位"), max_length=120, blank=True)
+    years_in_business = models.PositiveSmallIntegerField(_("经营/工作年限"), default=0)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customer",
+        verbose_name=_("门户账号"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("借款人")
+        verbose_name_plural = _("借款人")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(models.Model):
+    """A loan product in the catalogue (kept by the product manager; matching lives in underwriting)."""
+
+    code = models.SlugField(_("产品代码"), max_length=40, unique=True)
+    name = models.CharField(_("产品名称"), max_length=80)
+    applicant_type = models.CharField(_("适用借款人"), max_length=12, choices=ApplicantType.choices)
+    min_amount = money_field(verbose_name=_("最低金额"))
+    max_amount = money_field(verbose_name=_("最高金额"))
+    min_term_months = models.PositiveSmallIntegerField(_("最短期限(月)"))
+    max_term_months = models.PositiveSmallIntegerField(_("最长期限(月)"))
+    min_rate = rate_field(verbose_name=_("最低年利率"))
+    max_rate = rate_field(verbose_name=_("最高年利率"))
+    repayment_methods = models.JSONField(_("还款方式"), default=default_methods)
+    required_documents = models.JSONField(_("必备材料"), default=default_individual_documents)
+    penalty_surcharge = rate_field(verbose_name=_("罚息加收比例"), default=Decimal("0.500000"))
+    compound_overdue_interest = models.BooleanField(_("逾期利息计复利"), default=False)
+    prepayment_fee_rate = rate_field(verbose_name=_("提前还款手续费率"), default=Decimal("0"))
+    origination_fee_rate = rate_field(verbose_name=_("服务费率(一次性)"), default=Decimal("0"))
+    is_active = models.BooleanField(_("在售"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("贷款产品")
+        verbose_name_plural = _("贷款产品")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(min_amount__gt=0), name="product_min_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_amount__gte=models.F("min_amount")), name="product_amount_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_term_months__gte=models.F("min_term_months")), name="product_term_range"
+            ),
+            models.CheckConstraint(condition=models.Q(max_rate__gte=models.F("min_rate")), name="product_rate_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- transition conditions: pure functions of the loan ---------------------------------------
+
+
+def offer_terms_set(loan: Loan) -> bool:
+    return all(
+        value is not None
+        for value in (loan.principal, loan.annual_rate, loan.term_months, loan.repayment_method, loan.first_due_date)
+    )
+
+
+def has_maker(loan: Loan) -> bool:
+    return loan.prepared_by_id is not None
+
+
+def disburse_permission(loan: Loan, user: object) -> bool:
+    """Four eyes: the checker holds disburse_loan and is not the maker who prepared the disbursement."""
+    has_perm = getattr(user, "has_perm", None)
+    return bool(has_perm and has_perm("applications.disburse_loan")) and getattr(user, "pk", None) != loan.prepared_by_id
+
+
+class Loan(fsm.ConcurrentTransitionMixin, models.Model):
+    """One row from application to archive."""
+
+    reference = models.CharField(_("贷款编号"), max_length=20, unique=True, null=True, blank=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loans", verbose_name=_("借款人"))
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="loans", verbose_name=_("产品"))
+    requested_amount = money_field(verbose_name=_("申请金额"))
+    requested_term_months = models.PositiveSmallIntegerField(_("申请期限(月)"))
+    purpose = models.CharField(_("借款用途"), max_length=200)
+    repayment_source = models.CharField(_("还款来源"), max_length=200, blank=True)
+    # The offer (set by product matching); the contract and schedule are built from these.
+    principal = money_field(verbose_name=_("贷款本金"), null=True, blank=True)
+    annual_rate = rate_field(verbose_name=_("年利率"), null=True, blank=True)
+    term_months = models.PositiveSmallIntegerField(_("期限(月)"), null=True, blank=True)
+    repayment_method = models.CharField(
+        _("还款方式"), max_length=20, choices=RepaymentMethod.choices, null=True, blank=True
+    )
+    first_due_date = models.DateField(_("首期还款日"), null=True, blank=True)
+    apr = rate_field(verbose_name=_("年化利率(IRR)"), null=True, blank=True)
+
+    status = fsm.FSMField(
+        _("状态"), max_length=24, choices=LoanStatus.choices, default=LoanStatus.DRAFT, protected=True, db_index=True
+    )
+    status_changed_at = models.DateTimeField(_("进入当前阶段时间"), auto_now_add=True)
+    supplement_rounds = models.PositiveSmallIntegerField(_("补件轮次"), default=0)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disbursed_on = models.DateField(_("放款日"), null=True, blank=True)
+    settled_on = models.DateField(_("结清日"), null=True, blank=True)
+    # Post-loan classification, maintained by the daily batch.
+    days_past_due = models.PositiveIntegerField(_("逾期天数"), default=0)
+    bucket = models.CharField(_("账龄"), max_length=4, default="M0", db_index=True)
+    risk_class = models.CharField(_("五级分类"), max_length=16, default="normal")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("贷款")
+        verbose_name_plural = _("贷款")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["customer", "status"], name="loan_customer_status_idx")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="loan_requested_positive"),
+            models.CheckConstraint(
+                condition=models.Q(principal__isnull=True) | models.Q(principal__gt=0), name="loan_principal_positive"
+            ),
+        ]
+        permissions = [
+            ("submit_loan", "Can submit a loan application"),
+            ("request_supplement_loan", "Can ask for supplementary documents"),
+            ("start_review_loan", "Can send an application to risk review"),
+            ("approve_loan", "Can approve a loan"),
+            ("reject_loan", "Can reject a loan"),
+            ("make_offer_loan", "Can make an offer"),
+            ("accept_offer_loan", "Can accept an offer"),
+            ("sign_contract_loan", "Can sign a loan contract"),
+            ("prepare_disbursement_loan", "Can prepare a disbursement (maker)"),
+            ("disburse_loan", "Can confirm a disbursement (checker)"),
+            ("withdraw_loan", "Can withdraw an application"),
+            ("mark_overdue_loan", "Can mark a loan overdue"),
+            ("cure_loan", "Can cure an overdue loan"),
+            ("settle_loan", "Can settle a loan"),
+            ("archive_loan", "Can archive a loan"),
+            ("write_off_loan", "Can write off a loan"),
+            ("view_reports", "Can see dashboards and download reports"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference or f"Loan #{self.pk}"
+
+    # --- transitions (names are fixed once shipped; see DESIGN.md §2) ---------------------------
+
+    @fsm.transition(
+        field=status,
+        source=[S.DRAFT, S.SUPPLEMENT_REQUIRED],
+        target=S.SUBMITTED,
+        permission="applications.submit_loan",
+    )
+    def submit(self) -> None:
+        """Customer or ops hands in the application (again, after supplements)."""
+
+    @fsm.transition(
+        field=status,
+        source=[S.SUBMITTED, S.RISK_REVIEW],
+        target=S.SUPPLEMENT_REQUIRED,
+        permission="applications.request_supplement_loan",
+    )
+    def request_supplement(self) -> None:
+        self.supplement_rounds += 1
+
+    @fsm.transition(
+        field=status, source=S.SUBMITTED, target=S.RISK_REVIEW, permission="applications.start_review_loan"
+    )
+    def start_review(self) -> None:
+        """Ops found the file complete and sends it to risk review."""
+
+    @fsm.transition(field=status, source=S.RISK_REVIEW, target=S.APPROVED, permission="applications.approve_loan")
+    def approve(self) -> None: ...
+
+    @fsm.transition(field=status, source=S.RISK_REVIEW, target=S.REJECTED, permission="applications.reject_loan")
+    def reject(self) -> None: ...
+
+    @fsm.transition(
+        field=status,
+        source=S.APPROVED,
+        target=S.OFFERED,
+        permission="applications.make_offer_loan",
+        conditions=[offer_terms_set],
+    )
+    def make_offer(self) -> None: ...
+
+    @fsm.transition(
+        field=status, source=S.OFFERED, target=S.CONTRACT_PENDING, permission="applications.accept_offer_loan"
+    )
+    def accept_offer(self) -> None: ...
+
+    @fsm.transition(
+        field=status,
+        source=S.CONTRACT_PENDING,
+        target=S.CONTRACT_SIGNED,
+        permission="applications.sign_contract_loan",
+    )
+    def sign_contract(self) -> None: ...
+
+    @fsm.transition(
+        field=status,
+        source=S.CONTRACT_SIGNED,
+        target=S.DISBURSEMENT_PENDING,
+        permission="applications.prepare_disbursement_loan",
+    )
+    def prepare_disbursement(self) -> None: ...
+
+    @fsm.transition(
+        field=status,
+        source=S.DISBURSEMENT_PENDING,
+        target=S.ACTIVE,
+        permission=disburse_permission,
+        conditions=[has_maker],
+    )
+    def disburse(self) -> None: ...
+
+    @fsm.transition(field=status, source=PRE_DISBURSEMENT, target=S.WITHDRAWN, permission="applications.withdraw_loan")
+    def withdraw(self) -> None: ...
+
+    @fsm.transition(field=status, source=S.ACTIVE, target=S.OVERDUE, permission="applications.mark_overdue_loan")
+    def mark_overdue(self) -> None: ...
+
+    @fsm.transition(field=status, source=S.OVERDUE, target=S.ACTIVE, permission="applications.cure_loan")
+    def cure(self) -> None: ...
+
+    @fsm.transition(field=status, source=SERVICING_STATUSES, target=S.SETTLED, permission="applications.settle_loan")
+    def settle(self) -> None: ...
+
+    @fsm.transition(field=status, source=S.SETTLED, target=S.ARCHIVED, permission="applications.archive_loan")
+    def archive(self) -> None: ...
+
+    @fsm.transition(field=status, source=S.OVERDUE, target=S.WRITTEN_OFF, permission="applications.write_off_loan")
+    def write_off(self) -> None: ...
+
+
+TRANSITIONS: tuple[str, ...] = (
+    "submit",
+    "request_supplement",
+    "start_review",
+    "approve",
+    "reject",
+    "make_offer",
+    "accept_offer",
+    "sign_contract",
+    "prepare_disbursement",
+    "disburse",
+    "withdraw",
+    "mark_overdue",
+    "cure",
+    "settle",
+    "archive",
+    "write_off",
+)
+
+
+def upload_to(instance: LoanDocument, filename: str) -> str:
+    return f"loans/{instance.loan_id}/documents/{instance.sha256[:16]}{instance.extension}"
+
+
+class LoanDocument(models.Model):
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="documents")
+    doc_type = models.CharField(_("材料类型"), max_length=24, choices=DocumentType.choices)
+    file = models.FileField(_("文件"), upload_to=upload_to)
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    content_type = models.CharField(max_length=60)
+    extension = models.CharField(max_length=8)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申请材料")
+        verbose_name_plural = _("申请材料")
+        ordering = ["loan", "doc_type", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_doc_type_display()} ({self.original_name})"
+
+
+class SupplementRequest(models.Model):
+    """One round of the supplement loop: which items, why, and when the customer answered."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="supplement_requests")
+    round = models.PositiveSmallIntegerField()
+    items = models.JSONField(default=list)
+    message = models.TextField(_("补件说明"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["loan", "round"]
+        constraints = [models.UniqueConstraint(fields=["loan", "round"], name="supplement_round_unique")]
+
+
+class LoanStageEvent(models.Model):
+    """Stage history of a loan (the portal and back-office timeline). Written only by loan_transition."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="stage_events")
+    transition = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=24, choices=LoanStatus.choices)
+    to_status = models.CharField(max_length=24, choices=LoanStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["loan", "id"]
+        indexes = [models.Index(fields=["loan", "id"], name="stage_event_loan_idx")]

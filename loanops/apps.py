@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LoanopsConfig(AppConfig):
+    name = "loanops"
+    verbose_name = "LoanOps"

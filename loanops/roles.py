@@ -1,0 +1,135 @@
+"""Roles are Django groups with explicit permissions. The data migration in compliance seeds them from here.
+
+Codenames are "app_label.codename". The role × transition matrix test reads ROLE_PERMISSIONS too.
+"""
+
+from __future__ import annotations
+
+MANAGER = "manager"
+PRODUCT = "product"
+RISK = "risk"
+OPS = "ops"
+SERVICE = "service"
+CUSTOMER = "customer"
+SYSTEM = "system"
+
+ROLE_LABELS: dict[str, str] = {
+    MANAGER: "部门经理",
+    PRODUCT: "产品经理",
+    RISK: "风控经理",
+    OPS: "运营专员",
+    SERVICE: "客服专员",
+    CUSTOMER: "借款人",
+    SYSTEM: "系统批处理",
+}
+
+STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE)
+
+_VIEW = [
+    "applications.view_loan",
+    "applications.view_customer",
+    "applications.view_loandocument",
+    "applications.view_product",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    OPS: [
+        *_VIEW,
+        "applications.add_customer",
+        "applications.change_customer",
+        "applications.add_loan",
+        "applications.add_loandocument",
+        "applications.submit_loan",
+        "applications.request_supplement_loan",
+        "applications.start_review_loan",
+        "applications.make_offer_loan",
+        "applications.accept_offer_loan",
+        "applications.prepare_disbursement_loan",
+        "applications.withdraw_loan",
+        "applications.settle_loan",
+        "applications.archive_loan",
+        "servicing.add_repayment",
+    ],
+    RISK: [
+        *_VIEW,
+        "applications.request_supplement_loan",
+        "applications.approve_loan",
+        "applications.reject_loan",
+        "applications.make_offer_loan",
+    ],
+    PRODUCT: [
+        *_VIEW,
+        "applications.add_product",
+        "applications.change_product",
+    ],
+    SERVICE: [
+        *_VIEW,
+    ],
+    MANAGER: [
+        *_VIEW,
+        "applications.approve_loan",
+        "applications.reject_loan",
+        "applications.disburse_loan",
+        "applications.write_off_loan",
+        "applications.withdraw_loan",
+        "servicing.reverse_repayment",
+        "servicing.change_businessdate",
+        "servicing.run_cob",
+        "applications.view_reports",
+    ],
+    CUSTOMER: [
+        "applications.submit_loan",
+        "applications.accept_offer_loan",
+        "applications.sign_contract_loan",
+        "applications.withdraw_loan",
+    ],
+    SYSTEM: [
+        *_VIEW,
+        "applications.mark_overdue_loan",
+        "applications.cure_loan",
+        "applications.settle_loan",
+        "servicing.run_cob",
+    ],
+}
+
+
+def sync_roles(apps: object = None, schema_editor: object = None) -> None:
+    """Create/refresh the role groups and their permissions. Idempotent; used by a data migration.
+
+    Permissions are created first (Django otherwise creates them only after all migrations ran).
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    registry = apps or global_apps
+    for app_config in registry.get_app_configs():  # type: ignore[attr-defined]
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=registry)
+        app_config.models_module = None
+    group_model = registry.get_model("auth", "Group")  # type: ignore[attr-defined]
+    permission_model = registry.get_model("auth", "Permission")  # type: ignore[attr-defined]
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for code in codes:
+            app_label, codename = code.split(".", 1)
+            perm = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is None:
+                raise LookupError(f"permission {code} does not exist (role {role})")
+            wanted.append(perm)
+        group.permissions.set(wanted)
+
+
+def ensure_system_user(apps: object = None, schema_editor: object = None) -> None:
+    """The `system` user is the actor of automated transitions (COB), so every audit row has an actor."""
+    from django.apps import apps as global_apps
+    from django.conf import settings
+
+    registry = apps or global_apps
+    user_model = registry.get_model(*settings.AUTH_USER_MODEL.split("."))  # type: ignore[attr-defined]
+    group_model = registry.get_model("auth", "Group")  # type: ignore[attr-defined]
+    user, created = user_model.objects.get_or_create(
+        username=settings.LOANOPS_SYSTEM_USERNAME,
+        defaults={"first_name": "系统", "is_active": True, "password": "!system-no-login"},
+    )
+    user.groups.add(group_model.objects.get(name=SYSTEM))

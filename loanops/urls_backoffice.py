@@ -1,0 +1,7 @@
+"""Back office (staff) pages, namespace `backoffice`."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("backoffice.urls")),
+]

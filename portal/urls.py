@@ -1,0 +1,5 @@
+"""Portal pages (namespace portal)."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

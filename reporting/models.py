@@ -1,0 +1,1 @@
+"""Reporting writes no domain tables; it has no models."""

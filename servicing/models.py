@@ -1,0 +1,251 @@
+"""Servicing: business date, versioned repayment schedules, repayments and the double-entry journal.
+
+Money rules are in DESIGN.md §3. Amounts use `money_field()`; journal lines are append-only (corrections
+are reversing entries, never UPDATEs of amounts).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Loan
+from loanops.money import ZERO, money_field
+
+
+class BusinessDate(models.Model):
+    """The stored business date (营业日) that drives all date logic. A single row with id=1."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    date = models.DateField(_("营业日"))
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("营业日")
+        permissions = [("run_cob", "Can run close of business")]
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="business_date_singleton")]
+
+    def __str__(self) -> str:
+        return self.date.isoformat()
+
+
+class ScheduleVersion(models.Model):
+    """One version of a loan's repayment schedule; a change writes a new version and supersedes the old."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="schedule_versions")
+    version = models.PositiveSmallIntegerField()
+    is_current = models.BooleanField(default=True)
+    principal = money_field()
+    annual_rate = models.DecimalField(max_digits=9, decimal_places=6)
+    term_months = models.PositiveSmallIntegerField()
+    repayment_method = models.CharField(max_length=20)
+    first_due_date = models.DateField()
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["loan", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "version"], name="schedule_version_unique"),
+            models.UniqueConstraint(fields=["loan"], condition=Q(is_current=True), name="schedule_one_current"),
+        ]
+
+
+class InstallmentStatus(models.TextChoices):
+    PENDING = "pending", _("未到期")
+    DUE = "due", _("已到期")
+    OVERDUE = "overdue", _("逾期")
+    PAID = "paid", _("已还清")
+
+
+class Installment(models.Model):
+    """One period (期次) of a schedule version, with what is due and what was paid per component."""
+
+    schedule = models.ForeignKey(ScheduleVersion, on_delete=models.PROTECT, related_name="installments")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="installments")
+    period = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    principal_due = money_field()
+    interest_due = money_field()
+    fee_due = money_field(default=ZERO)
+    penalty_due = money_field(default=ZERO)
+    principal_paid = money_field(default=ZERO)
+    interest_paid = money_field(default=ZERO)
+    fee_paid = money_field(default=ZERO)
+    penalty_paid = money_field(default=ZERO)
+    remaining_after = money_field()
+    status = models.CharField(max_length=8, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING)
+    overdue_since = models.DateField(null=True, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["schedule", "period"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "period"], name="installment_period_unique"),
+            models.CheckConstraint(
+                condition=Q(principal_due__gte=0) & Q(interest_due__gte=0) & Q(fee_due__gte=0) & Q(penalty_due__gte=0),
+                name="installment_due_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__lte=F("principal_due"))
+                & Q(interest_paid__lte=F("interest_due"))
+                & Q(fee_paid__lte=F("fee_due"))
+                & Q(penalty_paid__lte=F("penalty_due")),
+                name="installment_not_overpaid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["loan", "period"], name="installment_loan_idx"),
+            models.Index(fields=["due_date", "status"], name="installment_due_idx"),
+        ]
+
+    @property
+    def total_due(self):  # type: ignore[no-untyped-def]
+        return self.principal_due + self.interest_due + self.fee_due + self.penalty_due
+
+    @property
+    def total_paid(self):  # type: ignore[no-untyped-def]
+        return self.principal_paid + self.interest_paid + self.fee_paid + self.penalty_paid
+
+    @property
+    def outstanding(self):  # type: ignore[no-untyped-def]
+        return self.total_due - self.total_paid
+
+
+class Account(models.TextChoices):
+    PRINCIPAL_RECEIVABLE = "principal_receivable", _("应收本金")
+    INTEREST_RECEIVABLE = "interest_receivable", _("应收利息")
+    PENALTY_RECEIVABLE = "penalty_receivable", _("应收罚息")
+    FEE_RECEIVABLE = "fee_receivable", _("应收费用")
+    CASH_CLEARING = "cash_clearing", _("银行存款/清算")
+    INTEREST_INCOME = "interest_income", _("利息收入")
+    PENALTY_INCOME = "penalty_income", _("罚息收入")
+    FEE_INCOME = "fee_income", _("手续费收入")
+    OVERPAYMENT = "overpayment", _("溢缴款(挂账)")
+    WRITE_OFF_EXPENSE = "write_off_expense", _("核销损失")
+    RECOVERY_INCOME = "recovery_income", _("核销后收回")
+
+
+class EntryKind(models.TextChoices):
+    DISBURSEMENT = "disbursement", _("放款")
+    REPAYMENT = "repayment", _("还款")
+    ACCRUAL = "accrual", _("计息")
+    PENALTY = "penalty", _("罚息")
+    FEE = "fee", _("费用")
+    WAIVER = "waiver", _("减免")
+    REVERSAL = "reversal", _("冲正")
+    WRITE_OFF = "write_off", _("核销")
+    RECOVERY = "recovery", _("核销后收回")
+    REFUND = "refund", _("退款")
+
+
+class JournalEntry(models.Model):
+    """A balanced double-entry posting. `source_key` (unique) makes batch postings idempotent."""
+
+    loan = models.ForeignKey(Loan, null=True, blank=True, on_delete=models.PROTECT, related_name="journal_entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    business_date = models.DateField()
+    memo = models.CharField(max_length=200, blank=True)
+    source_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["loan", "id"], name="journal_loan_idx")]
+
+
+class JournalLine(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    loan = models.ForeignKey(Loan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    account = models.CharField(max_length=24, choices=Account.choices)
+    debit = money_field(default=ZERO)
+    credit = money_field(default=ZERO)
+
+    class Meta:
+        ordering = ["entry", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(debit__gt=0) & Q(credit=0)) | (Q(debit=0) & Q(credit__gt=0)),
+                name="journal_line_one_side",
+            )
+        ]
+        indexes = [models.Index(fields=["loan", "account"], name="journal_line_loan_account_idx")]
+
+
+class RepaymentChannel(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", _("银行转账")
+    AUTO_DEBIT = "auto_debit", _("代扣")
+    WECHAT = "wechat", _("微信支付")
+    ALIPAY = "alipay", _("支付宝")
+    COUNTER = "counter", _("柜台")
+
+
+class Repayment(models.Model):
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    amount = money_field()
+    paid_on = models.DateField()
+    channel = models.CharField(max_length=16, choices=RepaymentChannel.choices)
+    reference = models.CharField(max_length=64, blank=True)
+    journal_entry = models.OneToOneField(JournalEntry, null=True, on_delete=models.PROTECT, related_name="repayment")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reversal_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["loan", "id"]
+        permissions = [
+            ("reverse_repayment", "Can reverse a wrongly recorded repayment"),
+            ("refund_overpayment", "Can refund an overpayment"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_amount_positive")]
+
+
+class AllocationComponent(models.TextChoices):
+    FEE = "fee", _("费用")
+    PENALTY = "penalty", _("罚息")
+    INTEREST = "interest", _("利息")
+    PRINCIPAL = "principal", _("本金")
+    OVERPAYMENT = "overpayment", _("溢缴")
+
+
+class RepaymentAllocation(models.Model):
+    repayment = models.ForeignKey(Repayment, on_delete=models.PROTECT, related_name="allocations")
+    installment = models.ForeignKey(
+        Installment, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(max_length=12, choices=AllocationComponent.choices)
+    amount = money_field()
+
+    class Meta:
+        ordering = ["repayment", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive")]
+
+
+class IdempotencyKey(models.Model):
+    """Claimed by a unique insert in the same transaction as the posting; replays return the stored response."""
+
+    key = models.CharField(max_length=128)
+    scope = models.CharField(max_length=64)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
