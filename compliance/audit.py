@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -46,7 +46,7 @@ def _row_payload(
     data: Any,
 ) -> dict[str, Any]:
     return {
-        "occurred_at": occurred_at.astimezone(timezone.UTC).isoformat(timespec="microseconds"),
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_id": actor_id,
         "action": action,
         "subject_type": subject_type,

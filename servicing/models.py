@@ -6,6 +6,8 @@ are reversing entries, never UPDATEs of amounts).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -82,6 +84,9 @@ class Installment(models.Model):
     fee_paid = money_field(default=ZERO)
     penalty_paid = money_field(default=ZERO)
     remaining_after = money_field()
+    # Interest of this installment has been booked to interest_receivable (on its due date by
+    # `installments_fall_due`, or earlier when a repayment is allocated to it). See servicing.services.
+    interest_booked = models.BooleanField(default=False)
     status = models.CharField(max_length=8, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING)
     overdue_since = models.DateField(null=True, blank=True)
     paid_on = models.DateField(null=True, blank=True)
@@ -101,6 +106,13 @@ class Installment(models.Model):
                 & Q(penalty_paid__lte=F("penalty_due")),
                 name="installment_not_overpaid",
             ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__gte=0)
+                & Q(interest_paid__gte=0)
+                & Q(fee_paid__gte=0)
+                & Q(penalty_paid__gte=0),
+                name="installment_paid_nonnegative",
+            ),
         ]
         indexes = [
             models.Index(fields=["loan", "period"], name="installment_loan_idx"),
@@ -108,15 +120,15 @@ class Installment(models.Model):
         ]
 
     @property
-    def total_due(self):  # type: ignore[no-untyped-def]
+    def total_due(self) -> Decimal:
         return self.principal_due + self.interest_due + self.fee_due + self.penalty_due
 
     @property
-    def total_paid(self):  # type: ignore[no-untyped-def]
+    def total_paid(self) -> Decimal:
         return self.principal_paid + self.interest_paid + self.fee_paid + self.penalty_paid
 
     @property
-    def outstanding(self):  # type: ignore[no-untyped-def]
+    def outstanding(self) -> Decimal:
         return self.total_due - self.total_paid
 
 
@@ -163,7 +175,10 @@ class JournalEntry(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["loan", "id"], name="journal_loan_idx")]
+        indexes = [
+            models.Index(fields=["loan", "id"], name="journal_loan_idx"),
+            models.Index(fields=["business_date"], name="journal_business_date_idx"),
+        ]
 
 
 class JournalLine(models.Model):
@@ -238,13 +253,20 @@ class RepaymentAllocation(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Claimed by a unique insert in the same transaction as the posting; replays return the stored response."""
+    """Claimed by a unique insert in the same transaction as the posting; replays return the stored response.
+
+    The response body is stored as the exact bytes (UTF-8 text) that were sent the first time, not as
+    JSON: PostgreSQL's jsonb reorders keys, and a replay must be identical byte for byte.
+    """
 
     key = models.CharField(max_length=128)
     scope = models.CharField(max_length=64)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    response_body = models.TextField(null=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

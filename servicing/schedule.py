@@ -264,7 +264,9 @@ def build_schedule(
         return _interest_only(p, r, dates)
 
 
-def _equal_installment(p: Decimal, r: Decimal, installment: Decimal, dates: Sequence[date]) -> list[ScheduleRow]:
+def _equal_installment(
+    p: Decimal, r: Decimal, installment: Decimal, dates: Sequence[date]
+) -> list[ScheduleRow]:
     rows: list[ScheduleRow] = []
     append = rows.append
     row = _new_row

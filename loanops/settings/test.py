@@ -1,5 +1,6 @@
 """Test settings: whatever DATABASE_URL / CELERY_BROKER_URL name (the test command starts PostgreSQL and Redis)."""
 
+import os
 import tempfile
 
 from .base import *  # noqa: F403
@@ -9,7 +10,8 @@ SECRET_KEY = "test-only-key-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", tempfile.gettempdir())
 MEDIA_ROOT = tempfile.mkdtemp(prefix="loanops-test-media-")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -24,7 +24,7 @@ from loanops.money import (
 
 
 def test_constants() -> None:
-    assert CENT == Decimal("0.01")
+    assert str(CENT) == "0.01"
     assert MONEY_ROUNDING == "ROUND_HALF_UP"
     assert str(ZERO) == "0.00"
 

@@ -1,0 +1,28 @@
+"""Root pytest configuration shared by every app's tests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _seeded_roles(request: pytest.FixtureRequest) -> None:
+    """Role groups and the `system` user come from a data migration; a transactional test's flush removes them.
+
+    Re-seed (idempotently) for database tests that run after such a flush.
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db" if not _is_transactional(request) else "transactional_db")
+    from django.contrib.auth import get_user_model
+
+    if not get_user_model().objects.filter(username="system").exists():
+        from loanops.roles import ensure_system_user, sync_roles
+
+        sync_roles()
+        ensure_system_user()
+
+
+def _is_transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))

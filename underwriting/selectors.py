@@ -1,0 +1,153 @@
+"""Read side of risk review and product matching: decisions, reject reasons, offer defaults, matching."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from applications.models import ApplicantType, Loan, Product
+from applications.selectors import products_active
+from underwriting.models import RiskReview
+
+#: code → (staff text, customer text). The customer text is polite and never reveals the rule that failed
+#: (so the rule cannot be gamed); staff see the exact reason. Codes are stored in RiskReview.reason_codes
+#: and are never renamed.
+REJECT_REASONS: Final[dict[str, tuple[str, str]]] = {
+    "credit_history": (
+        "征信记录不良：存在当前逾期或近两年内连续逾期",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+    "debt_ratio": (
+        "负债收入比过高：现有月供加本笔月供超过月收入的 55%",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+    "income_insufficient": (
+        "收入不足以覆盖还款：收入低于产品准入标准",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+    "income_unverified": (
+        "收入或流水无法核实",
+        "很遗憾，根据您提供的材料，我们暂时无法完成评估，本次申请未通过。",
+    ),
+    "documents_inconsistent": (
+        "申请材料信息不一致或疑似伪造",
+        "很遗憾，根据您提供的材料，我们暂时无法完成评估，本次申请未通过。",
+    ),
+    "fraud_suspected": (
+        "疑似欺诈：命中反欺诈名单或设备、联系人异常",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+    "industry_restricted": (
+        "所属行业属于限制或禁止准入行业",
+        "很遗憾，您的申请暂不符合本产品的准入要求。",
+    ),
+    "purpose_not_allowed": (
+        "借款用途不合规（如购房、投资证券或用途不明）",
+        "很遗憾，您的申请暂不符合本产品的准入要求。",
+    ),
+    "business_unstable": (
+        "经营或工作年限不足、经营状况不稳定",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+    "other": (
+        "其他原因（见审查意见）",
+        "很遗憾，经综合评估，您本次的借款申请暂未通过。",
+    ),
+}
+
+
+def reject_reason_staff_text(code: str) -> str:
+    return REJECT_REASONS[code][0]
+
+
+def reject_reason_customer_text(code: str) -> str:
+    return REJECT_REASONS[code][1]
+
+
+def loan_reviews(loan: Loan) -> QuerySet[RiskReview]:
+    """The risk decisions on a loan, newest first."""
+    return RiskReview.objects.filter(loan=loan).select_related("reviewer").order_by("-created_at", "-id")
+
+
+def loan_latest_approval(loan: Loan) -> RiskReview | None:
+    return loan_reviews(loan).filter(outcome=RiskReview.Outcome.APPROVE).first()
+
+
+def loan_approved_amount(loan: Loan) -> Decimal:
+    """The amount risk approved (the latest approval); the requested amount if there is none yet."""
+    review = loan_latest_approval(loan)
+    if review is None or review.approved_amount is None:
+        return loan.requested_amount
+    return review.approved_amount
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the end of a shorter month (01-31 + 1 → 02-28/29)."""
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last_day))
+
+
+#: the first due date of an offer must fall after today and at most this many months ahead
+FIRST_DUE_MAX_MONTHS: Final = 2
+
+
+def first_due_date_window(today: date | None = None) -> tuple[date, date]:
+    """(earliest, latest) allowed first due date for an offer made today (both inclusive)."""
+    today = today or timezone.localdate()
+    return date.fromordinal(today.toordinal() + 1), add_months(today, FIRST_DUE_MAX_MONTHS)
+
+
+def offer_defaults(loan: Loan) -> dict[str, Any]:
+    """Suggested offer terms: what was asked for, within what risk approved and the product allows."""
+    product = loan.product
+    principal = min(loan.requested_amount, loan_approved_amount(loan))
+    methods = list(product.repayment_methods or [])
+    return {
+        "principal": principal,
+        "annual_rate": product.min_rate,
+        "term_months": loan.requested_term_months,
+        "repayment_method": methods[0] if methods else None,
+        "first_due_date": add_months(timezone.localdate(), 1),
+    }
+
+
+def _product_check(product: Product, *, loan: Loan, amount: Decimal, term: int) -> list[str]:
+    reasons: list[str] = []
+    customer = loan.customer
+    if product.applicant_type != customer.kind:
+        reasons.append(f"仅适用于{ApplicantType(product.applicant_type).label}借款人")
+    if not (product.min_amount <= amount <= product.max_amount):
+        reasons.append(f"金额 {amount:,} 元不在 {product.min_amount:,}–{product.max_amount:,} 元范围内")
+    if not (product.min_term_months <= term <= product.max_term_months):
+        reasons.append(f"期限 {term} 个月不在 {product.min_term_months}–{product.max_term_months} 个月范围内")
+    return reasons
+
+
+def product_matches(loan: Loan) -> list[dict[str, Any]]:
+    """Every product on sale, with whether this loan fits it and, if not, why (in Chinese).
+
+    The amount checked is the approved amount once risk approved, else the requested amount. Each item is
+    ``{"product": Product, "eligible": bool, "reasons": [str, ...], "current": bool}``; ``reasons`` lists
+    what does not fit and is empty for an eligible product.
+    """
+    amount = min(loan.requested_amount, loan_approved_amount(loan))
+    term = loan.requested_term_months
+    result = []
+    for product in products_active().order_by("code"):
+        reasons = _product_check(product, loan=loan, amount=amount, term=term)
+        result.append(
+            {
+                "product": product,
+                "eligible": not reasons,
+                "reasons": reasons,
+                "current": product.pk == loan.product_id,
+            }
+        )
+    return result
