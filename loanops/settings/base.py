@@ -181,8 +181,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY = False
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": 2,
-    "socket_timeout": 2,
+    "socket_connect_timeout": 1.5,
+    "socket_timeout": 1.5,
     "max_retries": 0,
     "retry_on_timeout": False,
 }
