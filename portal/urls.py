@@ -1,5 +1,22 @@
-"""Portal pages (namespace portal)."""
+"""Portal pages (namespace `portal`, mounted at /portal/ by loanops.urls_portal)."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from portal import views
+
+urlpatterns = [
+    path("", views.LoanListView.as_view(), name="home"),
+    path("login/", views.PortalLoginView.as_view(), name="login"),
+    path("apply/", views.LoanApplyView.as_view(), name="apply"),
+    path("loans/<int:loan_id>/", views.LoanDetailView.as_view(), name="loan-detail"),
+    path(
+        "loans/<int:loan_id>/documents/<slug:doc_type>/",
+        views.DocumentUploadView.as_view(),
+        name="document-upload",
+    ),
+    path("loans/<int:loan_id>/submit/", views.LoanSubmitView.as_view(), name="loan-submit"),
+    path("loans/<int:loan_id>/withdraw/", views.LoanWithdrawView.as_view(), name="loan-withdraw"),
+    path("loans/<int:loan_id>/accept-offer/", views.OfferAcceptView.as_view(), name="offer-accept"),
+    path("loans/<int:loan_id>/sign/", views.ContractSignView.as_view(), name="contract-sign"),
+    path("contracts/<int:contract_id>/pdf/", views.ContractDownloadView.as_view(), name="contract-download"),
+]

@@ -209,16 +209,32 @@ class LoanApplyView(CustomerRequiredMixin, View):
 
 
 def _stage_rows(loan: Loan, now: datetime) -> list[dict[str, Any]]:
+    """The six stages with the time spent in each; an ended loan (rejected, withdrawn, written off) gets
+    the stages it went through marked done and a final item saying how it ended."""
+    ended_early = app_selectors.portal_stage_key(loan.status) is None
     rows = []
     for stage in app_selectors.portal_progress(loan):
         started, ended = stage["started"], stage["ended"]
+        state = stage["state"]
+        if ended_early:
+            state = "done" if started else "todo"
+            ended = ended or (loan.status_changed_at if started else None)
         duration = ""
-        if started and stage["state"] in ("done", "current"):
-            if stage["key"] == "settled":
-                duration = ""
-            elif stage["state"] == "current" or ended:
-                duration = timesince(started, ended or now, depth=2)
-        rows.append({**stage, "duration": duration})
+        if started and state in ("done", "current") and stage["key"] != "settled" and (state == "current" or ended):
+            duration = timesince(started, ended or now, depth=2)
+        rows.append({**stage, "state": state, "ended": ended, "duration": duration, "failed": False})
+    if ended_early:
+        rows.append(
+            {
+                "key": "ended",
+                "label": loan.get_status_display(),
+                "state": "current",
+                "started": loan.status_changed_at,
+                "ended": None,
+                "duration": "",
+                "failed": True,
+            }
+        )
     return rows
 
 
@@ -342,6 +358,7 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
         context["sign_form"] = overrides.pop("sign_form", None) or ContractSignForm()
     elif status in {S.CONTRACT_SIGNED, S.DISBURSEMENT_PENDING, *SERVICING_VIEW_STATUSES}:
         context["contract"] = contract_selectors.contract_current(loan)
+    context["show_servicing"] = status in SERVICING_VIEW_STATUSES
     if status in SERVICING_VIEW_STATUSES:
         installments = list(servicing_selectors.schedule_current(loan))
         context["installments"] = installments

@@ -10,6 +10,7 @@
 #   LOANOPS_TEST_START_TIMEOUT  seconds to wait for each server (default 60)
 #   PYTEST_WORKERS              pytest-xdist workers (default 2; 0 = no xdist)
 #   PG_BIN                      PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+# shellcheck disable=SC2317  # cleanup() and redis_ready() are called from traps / indirectly
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"

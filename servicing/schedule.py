@@ -51,7 +51,7 @@ MAX_TERM_MONTHS: Final = 360
 _MAX_PRINCIPAL: Final = Decimal("9999999999999999.99")  # what money_field (18, 2) can store
 _ONE: Final = Decimal(1)
 _TWELVE: Final = Decimal(12)
-# Enough digits for (1+r)^360 and for remaining × r to be exact before rounding to cents.
+# 34 significant digits for r, (1+r)^n and remaining × r: far below a cent for any storable amount.
 _CONTEXT: Final = Context(prec=34)
 
 
@@ -202,6 +202,10 @@ def validate_schedule_input(
 
     if isinstance(first_due_date, datetime) or not isinstance(first_due_date, date):
         errors["first_due_date"] = [gettext("首期还款日必须是日期。")]
+    elif "term_months" not in errors and isinstance(term_months, int):
+        last_month = first_due_date.year * 12 + first_due_date.month - 1 + term_months - 1
+        if last_month > date.max.year * 12 + 11:
+            errors["first_due_date"] = [gettext("首期还款日过晚，最后一期超出可表示的日期范围。")]
 
     if errors:
         raise ScheduleInputError(gettext("还款计划参数有误。"), fields=errors)
@@ -254,11 +258,10 @@ def build_schedule(
 
         dates = _due_dates_cached(first_due_date, n)
         if method == RepaymentMethod.EQUAL_INSTALLMENT:
-            if r:
-                growth = (_ONE + r) ** n
-                installment = to_money(p * r * growth / (growth - _ONE))
-            else:
-                installment = to_money(p / n)
+            growth = (_ONE + r) ** n
+            # growth == 1: r == 0, or too small to register in 34 digits: a straight line
+            exact = p * r * growth / (growth - _ONE) if growth != _ONE else p / n
+            installment = to_money(exact)
             return _equal_installment(p, r, installment, dates)
         if method == RepaymentMethod.EQUAL_PRINCIPAL:
             return _equal_principal(p, r, to_money(p / n), dates)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -38,7 +38,7 @@ def business_date_set(*, actor: Any, new_date: date) -> BusinessDate:
     """
     require_perm(actor, "servicing.change_businessdate")
     errors = FieldErrors()
-    if not isinstance(new_date, date):
+    if isinstance(new_date, datetime) or not isinstance(new_date, date):
         errors.add("date", "请输入有效的日期（YYYY-MM-DD）")
     errors.raise_if_any()
     business_date_get()  # make sure the row exists

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
 
 import pytest
@@ -106,6 +106,12 @@ def test_zero_rate_equal_installment_is_straight_line() -> None:
     assert all(r.interest == ZERO for r in rows)
 
 
+def test_negligible_rate_is_a_straight_line() -> None:
+    # 1+r rounds to 1 in 34 digits: no division by zero, interest rounds to 0.00
+    rows = schedule("1000", "1E-40", 3, "equal_installment")
+    assert [r.total for r in rows] == [D("333.33"), D("333.33"), D("333.34")]
+
+
 def test_single_period() -> None:
     for method in METHODS:
         rows = schedule("1000", "0.12", 1, method)
@@ -196,7 +202,7 @@ def test_due_dates_properties(first: date, n: int) -> None:
         assert (d.year, d.month) == (first.year + months // 12, months % 12 + 1)
         if d.day != first.day:
             assert d.day < first.day
-            assert (d + (date(2000, 1, 2) - date(2000, 1, 1))).day == 1  # clamped to the month's last day
+            assert (d + timedelta(days=1)).day == 1  # clamped to the month's last day
 
 
 # ------------------------------------------------------------------------------------- input checks
@@ -239,6 +245,7 @@ GOOD = {
         ("method", None, "不支持的还款方式。"),
         ("first_due_date", "2025-01-31", "首期还款日必须是日期。"),
         ("first_due_date", datetime(2025, 1, 31, 0, 0), "首期还款日必须是日期。"),
+        ("first_due_date", date(9999, 2, 1), "首期还款日过晚，最后一期超出可表示的日期范围。"),
     ],
 )
 def test_each_input_check_names_its_field(field: str, value: object, message: str) -> None:
@@ -265,6 +272,7 @@ def test_valid_edges_are_accepted() -> None:
         ("principal", 500),
         ("principal", "500.50"),
         ("method", RepaymentMethod.BULLET),
+        ("first_due_date", date(9999, 1, 31)),  # 12 months still end in 9999
     ]:
         validate_schedule_input(**{**GOOD, field: value})
 
@@ -287,6 +295,9 @@ def test_all_bad_fields_are_reported_together() -> None:
         ("0.01", "0", 2, "equal_principal"),  # 0.005 → 0.01: paid off in period 1
         ("0.05", "0.12", 10, "equal_principal"),
         ("1.00", "0", 199, "equal_installment"),  # 0.005025 → 0.01 × 100 = 1.00 in period 100
+        # high rate × long term: the installment's rounding (+0.0049) compounds to more than the last
+        # balance, so an ordinary-looking loan is paid off in period 253 of 254
+        ("5000.01", "0.359934", 254, "equal_installment"),
     ],
 )
 def test_infeasible_schedules_are_refused_with_422(principal: str, rate: str, term: int, method: str) -> None:
@@ -414,11 +425,14 @@ def test_small_loans_are_built_correctly_or_refused(p: Decimal, annual: Decimal,
 
 
 @settings(max_examples=100, deadline=None)
-@given(p=principals, annual=rates, n=terms)
+@given(
+    p=st.decimals(min_value=D("100000"), max_value=D("10000000"), places=2),
+    annual=st.decimals(min_value=D("0"), max_value=D("0.24"), places=6),
+    n=terms,
+)
 def test_equal_installment_is_feasible_for_ordinary_loans(p: Decimal, annual: Decimal, n: int) -> None:
-    """From 5,000.00 up no loan is refused: per-period rounding (< 0.01) can't outrun the final balance."""
-    if p < D("5000"):
-        p += D("5000")
+    """Rounding moves at most 0.01 a period of principal; compounded that is 0.01·((1+r)^n − 1)/r by the
+    end, well below the last balance (≈ installment) for 100,000.00 or more at up to 24 % a year."""
     rows = build_schedule(
         principal=p,
         annual_rate=annual,
