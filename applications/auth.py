@@ -10,7 +10,11 @@ from django.http import HttpRequest
 
 class PhoneBackend(ModelBackend):
     def authenticate(  # type: ignore[override]
-        self, request: HttpRequest | None, phone: str | None = None, password: str | None = None, **kwargs: Any
+        self,
+        request: HttpRequest | None,
+        phone: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
     ) -> Any:
         if not phone or not password:
             return None

@@ -8,6 +8,7 @@ fields on `self`; conditions are pure functions of the instance.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import django_fsm as fsm
 from django.conf import settings
@@ -180,7 +181,8 @@ class Product(models.Model):
                 condition=models.Q(max_amount__gte=models.F("min_amount")), name="product_amount_range"
             ),
             models.CheckConstraint(
-                condition=models.Q(max_term_months__gte=models.F("min_term_months")), name="product_term_range"
+                condition=models.Q(max_term_months__gte=models.F("min_term_months")),
+                name="product_term_range",
             ),
             models.CheckConstraint(condition=models.Q(max_rate__gte=models.F("min_rate")), name="product_rate_range"),
         ]
@@ -192,21 +194,29 @@ class Product(models.Model):
 # --- transition conditions: pure functions of the loan ---------------------------------------
 
 
-def offer_terms_set(loan: Loan) -> bool:
+def offer_terms_set(loan: Any) -> bool:
     return all(
         value is not None
-        for value in (loan.principal, loan.annual_rate, loan.term_months, loan.repayment_method, loan.first_due_date)
+        for value in (
+            loan.principal,
+            loan.annual_rate,
+            loan.term_months,
+            loan.repayment_method,
+            loan.first_due_date,
+        )
     )
 
 
-def has_maker(loan: Loan) -> bool:
+def has_maker(loan: Any) -> bool:
     return loan.prepared_by_id is not None
 
 
-def disburse_permission(loan: Loan, user: object) -> bool:
+def disburse_permission(loan: Any, user: Any) -> bool:
     """Four eyes: the checker holds disburse_loan and is not the maker who prepared the disbursement."""
     has_perm = getattr(user, "has_perm", None)
-    return bool(has_perm and has_perm("applications.disburse_loan")) and getattr(user, "pk", None) != loan.prepared_by_id
+    return (
+        bool(has_perm and has_perm("applications.disburse_loan")) and getattr(user, "pk", None) != loan.prepared_by_id
+    )
 
 
 class Loan(fsm.ConcurrentTransitionMixin, models.Model):
@@ -230,7 +240,12 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     apr = rate_field(verbose_name=_("年化利率(IRR)"), null=True, blank=True)
 
     status = fsm.FSMField(
-        _("状态"), max_length=24, choices=LoanStatus.choices, default=LoanStatus.DRAFT, protected=True, db_index=True
+        _("状态"),
+        max_length=24,
+        choices=LoanStatus.choices,
+        default=LoanStatus.DRAFT,
+        protected=True,
+        db_index=True,
     )
     status_changed_at = models.DateTimeField(_("进入当前阶段时间"), auto_now_add=True)
     supplement_rounds = models.PositiveSmallIntegerField(_("补件轮次"), default=0)
@@ -258,7 +273,8 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="loan_requested_positive"),
             models.CheckConstraint(
-                condition=models.Q(principal__isnull=True) | models.Q(principal__gt=0), name="loan_principal_positive"
+                condition=models.Q(principal__isnull=True) | models.Q(principal__gt=0),
+                name="loan_principal_positive",
             ),
         ]
         permissions = [
@@ -304,9 +320,7 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     def request_supplement(self) -> None:
         self.supplement_rounds += 1
 
-    @fsm.transition(
-        field=status, source=S.SUBMITTED, target=S.RISK_REVIEW, permission="applications.start_review_loan"
-    )
+    @fsm.transition(field=status, source=S.SUBMITTED, target=S.RISK_REVIEW, permission="applications.start_review_loan")
     def start_review(self) -> None:
         """Ops found the file complete and sends it to risk review."""
 

@@ -33,14 +33,24 @@ from applications.models import (
     Product,
     SupplementRequest,
 )
-from applications.selectors import customer_get_for_actor, is_customer, loan_get_for_actor, loan_missing_documents
+from applications.selectors import (
+    customer_get_for_actor,
+    is_customer,
+    loan_get_for_actor,
+    loan_missing_documents,
+)
 from compliance.audit import audit_record
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
-UPLOAD_STATUSES = {LoanStatus.DRAFT, LoanStatus.SUBMITTED, LoanStatus.SUPPLEMENT_REQUIRED, LoanStatus.RISK_REVIEW}
+UPLOAD_STATUSES = {
+    LoanStatus.DRAFT,
+    LoanStatus.SUBMITTED,
+    LoanStatus.SUPPLEMENT_REQUIRED,
+    LoanStatus.RISK_REVIEW,
+}
 
 
 def require_perm(actor: Any, perm: str) -> None:
@@ -77,8 +87,18 @@ def _decimal(errors: FieldErrors, field: str, value: Any) -> Decimal | None:
 # --- customers ------------------------------------------------------------------------------
 
 CUSTOMER_FIELDS = (
-    "kind", "name", "id_number", "uscc", "legal_representative", "phone", "email", "address", "industry",
-    "annual_income", "employer", "years_in_business",
+    "kind",
+    "name",
+    "id_number",
+    "uscc",
+    "legal_representative",
+    "phone",
+    "email",
+    "address",
+    "industry",
+    "annual_income",
+    "employer",
+    "years_in_business",
 )
 
 
@@ -193,9 +213,7 @@ def _check_request_against_product(
         if amount <= 0 or amount != to_money(amount):
             errors.add("requested_amount", "金额必须大于 0，最多两位小数")
         elif not (product.min_amount <= amount <= product.max_amount):
-            errors.add(
-                "requested_amount", f"申请金额应在 {product.min_amount:,} 至 {product.max_amount:,} 元之间"
-            )
+            errors.add("requested_amount", f"申请金额应在 {product.min_amount:,} 至 {product.max_amount:,} 元之间")
     try:
         term_months = int(term)
     except (TypeError, ValueError):
@@ -233,7 +251,9 @@ def loan_create(
     amount = _decimal(errors, "requested_amount", requested_amount)
     term = None
     if product is not None:
-        term = _check_request_against_product(errors, product=product, customer=customer, amount=amount, term=requested_term_months)
+        term = _check_request_against_product(
+            errors, product=product, customer=customer, amount=amount, term=requested_term_months
+        )
     purpose = (purpose or "").strip()
     if not purpose:
         errors.add("purpose", "请说明借款用途")
@@ -299,9 +319,7 @@ def document_upload(*, actor: Any, loan_id: int, doc_type: str, upload: Uploaded
             errors.add("file", "只接受 PDF、JPG 或 PNG 文件")
     errors.raise_if_any()
     if loan.status not in UPLOAD_STATUSES:
-        raise DomainError(
-            f"贷款处于「{loan.get_status_display()}」阶段，不能再上传申请材料", code="upload_closed"
-        )
+        raise DomainError(f"贷款处于「{loan.get_status_display()}」阶段，不能再上传申请材料", code="upload_closed")
     assert content_type is not None
     digest = hashlib.sha256(content).hexdigest()
     document = LoanDocument(
@@ -350,7 +368,14 @@ def loan_request_supplement(*, actor: Any, loan_id: int, items: list[str], messa
     if not (message or "").strip():
         errors.add("message", "请说明需要补充的原因")
     errors.raise_if_any()
-    loan_transition(loan, "request_supplement", actor=actor, reason=message, extra_fields=("supplement_rounds",), items=items)
+    loan_transition(
+        loan,
+        "request_supplement",
+        actor=actor,
+        reason=message,
+        extra_fields=("supplement_rounds",),
+        items=items,
+    )
     return SupplementRequest.objects.create(
         loan=loan, round=loan.supplement_rounds, items=items, message=message.strip(), requested_by=actor
     )
@@ -365,9 +390,7 @@ def loan_start_review(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
         missing = loan_missing_documents(loan)
         if missing:
             labels = "、".join(str(DocumentType(item).label) for item in missing)
-            raise DomainError(
-                f"材料不完整，缺少：{labels}", code="documents_missing", extra={"missing": missing}
-            )
+            raise DomainError(f"材料不完整，缺少：{labels}", code="documents_missing", extra={"missing": missing})
     return loan_transition(loan, "start_review", actor=actor, reason=reason or "材料齐全，提交风控审查")
 
 

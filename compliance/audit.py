@@ -25,7 +25,9 @@ _CHAIN_LOCK_KEY = 7_202_611  # arbitrary, fixed advisory-lock key for the audit 
 
 
 def _canonical(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        payload, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def _normalise(value: Any) -> Any:
@@ -168,12 +170,34 @@ def audit_verify_chain(*, batch_size: int = 5000) -> list[int]:
     broken: list[int] = []
     prev = GENESIS
     queryset = AuditEvent.objects.order_by("id").values_list(
-        "id", "occurred_at", "actor_id", "action", "subject_type", "subject_id", "before", "after", "reason",
-        "data", "prev_hash", "hash",
+        "id",
+        "occurred_at",
+        "actor_id",
+        "action",
+        "subject_type",
+        "subject_id",
+        "before",
+        "after",
+        "reason",
+        "data",
+        "prev_hash",
+        "hash",
     )
     for row in queryset.iterator(chunk_size=batch_size):
-        (pk, occurred_at, actor_id, action, subject_type, subject_id, before, after, reason, data, prev_hash,
-         digest) = row
+        (
+            pk,
+            occurred_at,
+            actor_id,
+            action,
+            subject_type,
+            subject_id,
+            before,
+            after,
+            reason,
+            data,
+            prev_hash,
+            digest,
+        ) = row
         payload = _row_payload(
             occurred_at=occurred_at,
             actor_id=actor_id,

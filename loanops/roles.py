@@ -5,6 +5,8 @@ Codenames are "app_label.codename". The role × transition matrix test reads ROL
 
 from __future__ import annotations
 
+from typing import Any
+
 MANAGER = "manager"
 PRODUCT = "product"
 RISK = "risk"
@@ -93,7 +95,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def sync_roles(apps: object = None, schema_editor: object = None) -> None:
+def sync_roles(apps: Any = None, schema_editor: Any = None) -> None:
     """Create/refresh the role groups and their permissions. Idempotent; used by a data migration.
 
     Permissions are created first (Django otherwise creates them only after all migrations ran).
@@ -102,12 +104,12 @@ def sync_roles(apps: object = None, schema_editor: object = None) -> None:
     from django.contrib.auth.management import create_permissions
 
     registry = apps or global_apps
-    for app_config in registry.get_app_configs():  # type: ignore[attr-defined]
+    for app_config in registry.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, verbosity=0, apps=registry)
         app_config.models_module = None
-    group_model = registry.get_model("auth", "Group")  # type: ignore[attr-defined]
-    permission_model = registry.get_model("auth", "Permission")  # type: ignore[attr-defined]
+    group_model = registry.get_model("auth", "Group")
+    permission_model = registry.get_model("auth", "Permission")
     for role, codes in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
         wanted = []
@@ -120,15 +122,15 @@ def sync_roles(apps: object = None, schema_editor: object = None) -> None:
         group.permissions.set(wanted)
 
 
-def ensure_system_user(apps: object = None, schema_editor: object = None) -> None:
+def ensure_system_user(apps: Any = None, schema_editor: Any = None) -> None:
     """The `system` user is the actor of automated transitions (COB), so every audit row has an actor."""
     from django.apps import apps as global_apps
     from django.conf import settings
 
     registry = apps or global_apps
-    user_model = registry.get_model(*settings.AUTH_USER_MODEL.split("."))  # type: ignore[attr-defined]
-    group_model = registry.get_model("auth", "Group")  # type: ignore[attr-defined]
-    user, created = user_model.objects.get_or_create(
+    user_model = registry.get_model(settings.AUTH_USER_MODEL)
+    group_model = registry.get_model("auth", "Group")
+    user, _created = user_model.objects.get_or_create(
         username=settings.LOANOPS_SYSTEM_USERNAME,
         defaults={"first_name": "系统", "is_active": True, "password": "!system-no-login"},
     )

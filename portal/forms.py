@@ -10,11 +10,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import DocumentType, Product
+from contracts.selectors import CONSENT_TEXT
 from loanops.exceptions import DomainError
 from loanops.money import format_money
 
 UPLOAD_ACCEPT = ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"
-CONSENT_LABEL = _("我已阅读并同意《借款合同》全部条款，确认以电子签名方式签署")
+#: Recorded verbatim on the signed contract, so it is shown exactly as contracts stores it (not translated).
+CONSENT_LABEL = CONSENT_TEXT
 
 
 class ServiceErrorsMixin:

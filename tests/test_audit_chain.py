@@ -14,7 +14,13 @@ def _write(n: int) -> list[AuditEvent]:
     actor = get_user_model().objects.get(username="system")
     with transaction.atomic():
         return [
-            audit_record(actor=actor, action="test.event", subject_type="t", subject_id=str(i), data={"i": i, "金额": "1.00"})
+            audit_record(
+                actor=actor,
+                action="test.event",
+                subject_type="t",
+                subject_id=str(i),
+                data={"i": i, "金额": "1.00"},
+            )
             for i in range(n)
         ]
 

@@ -62,12 +62,23 @@ def test_enqueue_to_a_hung_broker_gives_up_quickly_and_the_change_commits(
     ops = get_user_model().objects.create_user(username="ops-hung", password="x" * 12, is_staff=True)
     ops.groups.add(Group.objects.get(name="ops"))
     product = Product.objects.create(
-        code="hung", name="产品", applicant_type="individual", min_amount=Decimal("1000"), max_amount=Decimal("9000"),
-        min_term_months=3, max_term_months=12, min_rate=Decimal("0.05"), max_rate=Decimal("0.2"),
+        code="hung",
+        name="产品",
+        applicant_type="individual",
+        min_amount=Decimal("1000"),
+        max_amount=Decimal("9000"),
+        min_term_months=3,
+        max_term_months=12,
+        min_rate=Decimal("0.05"),
+        max_rate=Decimal("0.2"),
     )
     customer = Customer.objects.create(kind="individual", name="王五", phone="13700000002", industry="F")
     loan = Loan.objects.create(
-        customer=customer, product=product, requested_amount=Decimal("5000"), requested_term_months=6, purpose="x"
+        customer=customer,
+        product=product,
+        requested_amount=Decimal("5000"),
+        requested_term_months=6,
+        purpose="x",
     )
 
     started = time.monotonic()

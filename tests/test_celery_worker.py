@@ -22,7 +22,9 @@ BROKER = os.environ.get("CELERY_BROKER_URL", "")
 
 pytestmark = [
     pytest.mark.celery_worker,
-    pytest.mark.skipif(not BROKER.startswith("redis"), reason="needs a real Redis broker (the test command starts one)"),
+    pytest.mark.skipif(
+        not BROKER.startswith("redis"), reason="needs a real Redis broker (the test command starts one)"
+    ),
 ]
 
 
@@ -38,9 +40,21 @@ def worker(tmp_path: Path):  # type: ignore[no-untyped-def]
         "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "TEST_EMAIL_FILE_PATH": str(tmp_path),
     }
-    proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "loanops", "worker", "--pool=solo", "-l", "warning",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "loanops",
+            "worker",
+            "--pool=solo",
+            "-l",
+            "warning",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -59,16 +73,26 @@ def test_real_worker_executes_stage_notification(worker) -> None:  # type: ignor
     ops = get_user_model().objects.create_user(username="ops-celery", password="x" * 12, is_staff=True)
     ops.groups.add(Group.objects.get(name="ops"))
     product = Product.objects.create(
-        code="celery", name="测试产品", applicant_type="individual", min_amount=Decimal("1000"),
-        max_amount=Decimal("50000"), min_term_months=3, max_term_months=24, min_rate=Decimal("0.05"),
+        code="celery",
+        name="测试产品",
+        applicant_type="individual",
+        min_amount=Decimal("1000"),
+        max_amount=Decimal("50000"),
+        min_term_months=3,
+        max_term_months=24,
+        min_rate=Decimal("0.05"),
         max_rate=Decimal("0.2"),
     )
     customer = Customer.objects.create(
         kind="individual", name="李四", phone="13900000001", industry="F", email="lisi@example.com"
     )
     loan = Loan.objects.create(
-        customer=customer, product=product, requested_amount=Decimal("5000"), requested_term_months=12,
-        purpose="装修", reference="LNCELERY0001",
+        customer=customer,
+        product=product,
+        requested_amount=Decimal("5000"),
+        requested_term_months=12,
+        purpose="装修",
+        reference="LNCELERY0001",
     )
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = False

@@ -55,8 +55,15 @@ GRAPH: dict[str, tuple[set[str], str]] = {
     "disburse": ({S.DISBURSEMENT_PENDING}, S.ACTIVE),
     "withdraw": (
         {
-            S.DRAFT, S.SUBMITTED, S.SUPPLEMENT_REQUIRED, S.RISK_REVIEW, S.APPROVED, S.OFFERED,
-            S.CONTRACT_PENDING, S.CONTRACT_SIGNED, S.DISBURSEMENT_PENDING,
+            S.DRAFT,
+            S.SUBMITTED,
+            S.SUPPLEMENT_REQUIRED,
+            S.RISK_REVIEW,
+            S.APPROVED,
+            S.OFFERED,
+            S.CONTRACT_PENDING,
+            S.CONTRACT_SIGNED,
+            S.DISBURSEMENT_PENDING,
         },
         S.WITHDRAWN,
     ),
@@ -71,7 +78,7 @@ GRAPH: dict[str, tuple[set[str], str]] = {
 def _graph_of_model() -> dict[str, tuple[set[str], str]]:
     graph: dict[str, tuple[set[str], str]] = {}
     for t in Loan._meta.get_field("status").get_all_transitions(Loan):  # type: ignore[attr-defined]
-        sources, target = graph.get(t.name, (set(), t.target))
+        sources, _ = graph.get(t.name, (set(), t.target))
         sources.add(t.source)
         graph[t.name] = (sources, t.target)
     return graph
@@ -98,7 +105,9 @@ def role_users() -> dict[str, object]:
     user_model = get_user_model()
     users: dict[str, object] = {}
     for role in (*roles.STAFF_ROLES, roles.CUSTOMER):
-        user = user_model.objects.create_user(username=f"u-{role}", password="x" * 12, is_staff=role != roles.CUSTOMER)
+        user = user_model.objects.create_user(
+            username=f"u-{role}", password="x" * 12, is_staff=role != roles.CUSTOMER
+        )
         user.groups.add(Group.objects.get(name=role))
         users[role] = user
     users[roles.SYSTEM] = user_model.objects.get(username="system")
@@ -109,17 +118,34 @@ def role_users() -> dict[str, object]:
 @pytest.fixture
 def product() -> Product:
     return Product.objects.create(
-        code="p", name="产品", applicant_type="individual", min_amount=Decimal("1000"), max_amount=Decimal("100000"),
-        min_term_months=3, max_term_months=36, min_rate=Decimal("0.05"), max_rate=Decimal("0.2"),
+        code="p",
+        name="产品",
+        applicant_type="individual",
+        min_amount=Decimal("1000"),
+        max_amount=Decimal("100000"),
+        min_term_months=3,
+        max_term_months=36,
+        min_rate=Decimal("0.05"),
+        max_rate=Decimal("0.2"),
     )
 
 
 def _loan(product: Product, status: str, prepared_by: object = None) -> Loan:
-    customer = Customer.objects.create(kind="individual", name="张三", phone=f"138{Loan.objects.count():08d}", industry="F")
+    customer = Customer.objects.create(
+        kind="individual", name="张三", phone=f"138{Loan.objects.count():08d}", industry="F"
+    )
     return Loan.objects.create(
-        customer=customer, product=product, requested_amount=Decimal("5000"), requested_term_months=12,
-        purpose="经营周转", status=status, prepared_by=prepared_by,
-        principal=Decimal("5000"), annual_rate=Decimal("0.1"), term_months=12, repayment_method="equal_installment",
+        customer=customer,
+        product=product,
+        requested_amount=Decimal("5000"),
+        requested_term_months=12,
+        purpose="经营周转",
+        status=status,
+        prepared_by=prepared_by,
+        principal=Decimal("5000"),
+        annual_rate=Decimal("0.1"),
+        term_months=12,
+        repayment_method="equal_installment",
         first_due_date="2026-12-23",
     )
 
@@ -142,7 +168,9 @@ def test_four_eyes_the_maker_cannot_check(role_users: dict[str, object], product
     assert "disburse" not in available_transitions(loan, manager)
 
 
-def test_illegal_transition_is_refused_and_writes_nothing(role_users: dict[str, object], product: Product) -> None:
+def test_illegal_transition_is_refused_and_writes_nothing(
+    role_users: dict[str, object], product: Product
+) -> None:
     loan = _loan(product, S.DRAFT)
     before = (AuditEvent.objects.count(), LoanStageEvent.objects.count())
     with pytest.raises(InvalidTransition), transaction.atomic():
@@ -168,7 +196,11 @@ def test_transition_audits_and_records_stage(role_users: dict[str, object], prod
     loan.refresh_from_db()
     assert loan.status == S.APPROVED
     event = AuditEvent.objects.get(action="loan.approve", subject_id=str(loan.pk))
-    assert (event.before, event.after, event.reason) == ({"status": "risk_review"}, {"status": "approved"}, "收入稳定")
+    assert (event.before, event.after, event.reason) == (
+        {"status": "risk_review"},
+        {"status": "approved"},
+        "收入稳定",
+    )
     assert event.actor == role_users[roles.RISK]
     stage = LoanStageEvent.objects.get(loan=loan)
     assert (stage.from_status, stage.to_status, stage.transition) == ("risk_review", "approved", "approve")
@@ -180,7 +212,9 @@ def test_status_cannot_be_assigned_directly(product: Product) -> None:
         loan.status = S.APPROVED  # type: ignore[misc]
 
 
-def test_stale_copy_cannot_overwrite_a_concurrent_transition(role_users: dict[str, object], product: Product) -> None:
+def test_stale_copy_cannot_overwrite_a_concurrent_transition(
+    role_users: dict[str, object], product: Product
+) -> None:
     loan = _loan(product, S.RISK_REVIEW)
     stale = Loan.objects.get(pk=loan.pk)
     with transaction.atomic():

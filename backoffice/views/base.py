@@ -83,9 +83,3 @@ def mask_phone(value: str | None) -> str:
         return f"{value[:3]}****{value[-4:]}"
     return mask_id_number(value)
 
-
-def mask_account(value: str | None) -> str:
-    value = (value or "").replace(" ", "")
-    if not value:
-        return ""
-    return f"{value[:4]} **** **** {value[-4:]}" if len(value) > 8 else "****" + value[-4:]

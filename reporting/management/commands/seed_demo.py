@@ -81,7 +81,11 @@ class Command(BaseCommand):
         users: dict[str, Any] = {}
         for username, _label, last, first, role in STAFF:
             user = user_model.objects.create_user(
-                username=username, password=demo_password(username), is_staff=True, last_name=last, first_name=first
+                username=username,
+                password=demo_password(username),
+                is_staff=True,
+                last_name=last,
+                first_name=first,
             )
             user.groups.add(Group.objects.get(name=role))
             users[username] = user
@@ -101,7 +105,10 @@ class Command(BaseCommand):
                 "max_rate": "0.18",
                 "repayment_methods": ["equal_installment", "equal_principal"],
                 "required_documents": [
-                    DocumentType.ID_FRONT, DocumentType.ID_BACK, DocumentType.INCOME_PROOF, DocumentType.CREDIT_AUTH
+                    DocumentType.ID_FRONT,
+                    DocumentType.ID_BACK,
+                    DocumentType.INCOME_PROOF,
+                    DocumentType.CREDIT_AUTH,
                 ],
             },
         )
@@ -119,7 +126,9 @@ class Command(BaseCommand):
                 "max_rate": "0.15",
                 "repayment_methods": ["equal_installment", "interest_only", "bullet"],
                 "required_documents": [
-                    DocumentType.ID_FRONT, DocumentType.BUSINESS_LICENSE, DocumentType.FINANCIAL_STATEMENTS,
+                    DocumentType.ID_FRONT,
+                    DocumentType.BUSINESS_LICENSE,
+                    DocumentType.FINANCIAL_STATEMENTS,
                     DocumentType.CREDIT_AUTH,
                 ],
             },
@@ -147,8 +156,20 @@ class Command(BaseCommand):
             )
 
         plan = [
-            "draft", "submitted", "supplement_required", "risk_review", "approved", "rejected", "offered",
-            "contract_pending", "contract_signed", "disbursement_pending", "active", "active", "settled", "archived",
+            "draft",
+            "submitted",
+            "supplement_required",
+            "risk_review",
+            "approved",
+            "rejected",
+            "offered",
+            "contract_pending",
+            "contract_signed",
+            "disbursement_pending",
+            "active",
+            "active",
+            "settled",
+            "archived",
             "withdrawn",
         ]
         for index, target in enumerate(plan):
@@ -158,26 +179,44 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"seeded {Loan.objects.count()} demo loans"))
 
     def _drive(
-        self, customer: Customer, product: Product, amount: Decimal, target: str, *, ops: Any, risk: Any, manager: Any
+        self,
+        customer: Customer,
+        product: Product,
+        amount: Decimal,
+        target: str,
+        *,
+        ops: Any,
+        risk: Any,
+        manager: Any,
     ) -> Loan:
         user = customer.user
         loan = intake.loan_create(
-            actor=user, customer_id=customer.pk, product_id=product.pk, requested_amount=amount,
-            requested_term_months=12, purpose="家庭装修", repayment_source="工资收入",
+            actor=user,
+            customer_id=customer.pk,
+            product_id=product.pk,
+            requested_amount=amount,
+            requested_term_months=12,
+            purpose="家庭装修",
+            repayment_source="工资收入",
         )
         if target == "draft":
             return loan
         for doc in product.required_documents:
             if target == "supplement_required" and doc == DocumentType.INCOME_PROOF:
                 continue
-            upload = SimpleUploadedFile(f"{doc}.pdf", _pdf_bytes(f"demo {doc}"), content_type="application/pdf")
+            upload = SimpleUploadedFile(
+                f"{doc}.pdf", _pdf_bytes(f"demo {doc}"), content_type="application/pdf"
+            )
             intake.document_upload(actor=user, loan_id=loan.pk, doc_type=doc, upload=upload)
         intake.loan_submit(actor=user, loan_id=loan.pk, reason="客户提交申请")
         if target == "submitted":
             return loan
         if target == "supplement_required":
             intake.loan_request_supplement(
-                actor=ops, loan_id=loan.pk, items=[DocumentType.INCOME_PROOF], message="请补充近 6 个月收入证明"
+                actor=ops,
+                loan_id=loan.pk,
+                items=[DocumentType.INCOME_PROOF],
+                message="请补充近 6 个月收入证明",
             )
             return loan
         if target == "withdrawn":
@@ -191,13 +230,21 @@ class Command(BaseCommand):
                 actor=risk, loan_id=loan.pk, reason_codes=[self._first_reject_code()], note="负债收入比过高"
             )
             return loan
-        underwriting_services.loan_approve(actor=risk, loan_id=loan.pk, approved_amount=amount, note="收入稳定，征信良好")
+        underwriting_services.loan_approve(
+            actor=risk, loan_id=loan.pk, approved_amount=amount, note="收入稳定，征信良好"
+        )
         if target == "approved":
             return loan
         first_due = self._next_month(servicing_services.business_date_get())
         underwriting_services.loan_make_offer(
-            actor=risk, loan_id=loan.pk, principal=amount, annual_rate=Decimal("0.096"), term_months=12,
-            repayment_method="equal_installment", first_due_date=first_due, reason="标准定价",
+            actor=risk,
+            loan_id=loan.pk,
+            principal=amount,
+            annual_rate=Decimal("0.096"),
+            term_months=12,
+            repayment_method="equal_installment",
+            first_due_date=first_due,
+            reason="标准定价",
         )
         if target == "offered":
             return loan
@@ -221,8 +268,12 @@ class Command(BaseCommand):
         # Pay everything off: settles the loan through the repayment service.
         quote = servicing_selectors.payoff_quote(loan=loan, on=servicing_services.business_date_get())
         servicing_services.repayment_record(
-            actor=ops, loan_id=loan.pk, amount=quote["total"], paid_on=servicing_services.business_date_get(),
-            channel="bank_transfer", reference=f"DEMO-{loan.pk}",
+            actor=ops,
+            loan_id=loan.pk,
+            amount=quote["total"],
+            paid_on=servicing_services.business_date_get(),
+            channel="bank_transfer",
+            reference=f"DEMO-{loan.pk}",
         )
         loan.refresh_from_db()
         if target == "archived":
@@ -242,4 +293,4 @@ class Command(BaseCommand):
         try:
             return day.replace(year=year, month=month)
         except ValueError:
-            return (day.replace(day=1, year=year, month=month) + timedelta(days=27))
+            return day.replace(day=1, year=year, month=month) + timedelta(days=27)
