@@ -1,0 +1,1 @@
+"""Back-office pages (namespace `backoffice`). One module per area; `backoffice.urls` maps them."""

@@ -1,0 +1,327 @@
+"""Read side of servicing: schedules, balances from the journal, transactions, payoff quotes, ledger check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Abs, Coalesce
+
+from applications.models import SERVICING_STATUSES, Loan, LoanStatus
+from applications.selectors import loans_visible_to
+from loanops.exceptions import DomainError, InputError
+from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO, to_money
+from servicing.models import (
+    Account,
+    Installment,
+    JournalEntry,
+    JournalLine,
+    Repayment,
+    ScheduleVersion,
+)
+
+__all__ = [
+    "LedgerProblem",
+    "ledger_check",
+    "loan_balances",
+    "loan_repayments",
+    "loan_transactions",
+    "payoff_quote",
+    "repayment_get_for_actor",
+    "schedule_current",
+    "schedule_version_current",
+    "trial_balance",
+]
+
+_DAYS_PER_YEAR = Decimal(360)
+_TOLERANCE = Decimal("0.005")  # below a cent: absorbs SQLite's float arithmetic in SUM()
+
+
+def _money() -> DecimalField:
+    return DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+
+def schedule_version_current(loan: Loan) -> ScheduleVersion:
+    """The loan's current schedule version; ``ScheduleVersion.DoesNotExist`` (→ 404) before disbursement."""
+    return ScheduleVersion.objects.get(loan=loan, is_current=True)
+
+
+def schedule_current(loan: Loan) -> list[Installment]:
+    """Installments of the current schedule version in period order (empty before disbursement)."""
+    return list(Installment.objects.filter(loan=loan, schedule__is_current=True).order_by("period"))
+
+
+# --- journal -------------------------------------------------------------------------------
+
+
+def loan_balances(loan: Loan) -> dict[str, Decimal]:
+    """A loan's balances rebuilt from its journal (receivables as debit balances, overpayment as credit).
+
+    Keys: principal_receivable, interest_receivable, penalty_receivable, fee_receivable, overpayment,
+    total_receivable (the four receivables).
+    """
+    rows = (
+        JournalLine.objects.filter(loan=loan)
+        .order_by()
+        .values("account")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+    )
+    net = {row["account"]: to_money(row["debit"] - row["credit"]) for row in rows}
+    balances = {
+        "principal_receivable": net.get(Account.PRINCIPAL_RECEIVABLE, ZERO),
+        "interest_receivable": net.get(Account.INTEREST_RECEIVABLE, ZERO),
+        "penalty_receivable": net.get(Account.PENALTY_RECEIVABLE, ZERO),
+        "fee_receivable": net.get(Account.FEE_RECEIVABLE, ZERO),
+        "overpayment": -net.get(Account.OVERPAYMENT, ZERO) + ZERO,
+    }
+    balances["total_receivable"] = (
+        balances["principal_receivable"]
+        + balances["interest_receivable"]
+        + balances["penalty_receivable"]
+        + balances["fee_receivable"]
+    )
+    return balances
+
+
+def loan_transactions(loan: Loan) -> QuerySet[JournalEntry]:
+    """The loan's journal entries, oldest first, with their lines (and the repayment, if any)."""
+    return (
+        JournalEntry.objects.filter(loan=loan)
+        .select_related("repayment", "reverses")
+        .prefetch_related(Prefetch("lines", queryset=JournalLine.objects.order_by("id")))
+        .order_by("id")
+    )
+
+
+def loan_repayments(loan: Loan) -> QuerySet[Repayment]:
+    return (
+        Repayment.objects.filter(loan=loan)
+        .prefetch_related("allocations__installment")
+        .order_by("id")
+    )
+
+
+def repayment_get_for_actor(*, actor: Any, repayment_id: int) -> Repayment:
+    """The repayment if its loan is visible to the actor; ``Repayment.DoesNotExist`` (→ 404) otherwise."""
+    return (
+        Repayment.objects.prefetch_related("allocations__installment")
+        .select_related("loan")
+        .get(pk=repayment_id, loan__in=loans_visible_to(actor))
+    )
+
+
+def trial_balance() -> dict[str, Decimal]:
+    """Net balance (debit − credit) per account over the whole journal."""
+    rows = JournalLine.objects.order_by().values("account").annotate(debit=Sum("debit"), credit=Sum("credit"))
+    return {row["account"]: to_money(row["debit"] - row["credit"]) for row in rows}
+
+
+# --- payoff quote --------------------------------------------------------------------------
+
+
+def payoff_quote(*, loan: Loan, on: date) -> dict[str, Any]:
+    """What it takes to settle the loan early on ``on`` (提前结清试算), itemised.
+
+    * ``principal``: all principal not yet repaid (overdue and not yet due);
+    * ``interest_due``: unpaid interest of installments due on or before ``on``;
+    * ``interest_accrued``: interest of the current period (the first installment due after ``on``) accrued
+      daily at annual/360 on the principal not yet due, from the previous due date (or the disbursement
+      date) to ``on``, capped at that installment's scheduled interest, less interest already paid on it;
+    * ``penalty`` and ``fees``: posted and unpaid; ``prepayment_fee``: product rate × principal not yet due;
+    * ``overpayment``: credit held for the borrower, deducted from the total.
+    """
+    if loan.status not in SERVICING_STATUSES:
+        raise DomainError(
+            f"贷款当前状态为「{LoanStatus(loan.status).label}」，无需提前结清试算", code="loan_not_repayable"
+        )
+    if loan.disbursed_on is not None and on < loan.disbursed_on:
+        raise InputError("日期有误", fields={"on": [f"试算日期不能早于放款日 {loan.disbursed_on.isoformat()}"]})
+    installments = schedule_current(loan)
+    principal = sum((i.principal_due - i.principal_paid for i in installments), ZERO)
+    not_yet_due = [i for i in installments if i.due_date > on]
+    principal_not_due = sum((i.principal_due - i.principal_paid for i in not_yet_due), ZERO)
+    interest_due = sum((i.interest_due - i.interest_paid for i in installments if i.due_date <= on), ZERO)
+    penalty = sum((i.penalty_due - i.penalty_paid for i in installments), ZERO)
+    fees = sum((i.fee_due - i.fee_paid for i in installments), ZERO)
+    accrued = ZERO
+    if not_yet_due:
+        current = not_yet_due[0]
+        earlier = [i.due_date for i in installments if i.due_date < current.due_date]
+        start = max(earlier) if earlier else (loan.disbursed_on or on)
+        days = max((on - start).days, 0)
+        rate = loan.annual_rate or ZERO
+        exact = principal_not_due * rate * days / _DAYS_PER_YEAR
+        accrued = max(min(to_money(exact), current.interest_due) - current.interest_paid, ZERO)
+    prepayment_fee = to_money(principal_not_due * (loan.product.prepayment_fee_rate or ZERO))
+    overpayment = loan_balances(loan)["overpayment"]
+    items = {
+        "principal": principal,
+        "interest_due": interest_due,
+        "interest_accrued": accrued,
+        "penalty": penalty,
+        "fees": fees,
+        "prepayment_fee": prepayment_fee,
+        "overpayment": overpayment,
+    }
+    total = principal + interest_due + accrued + penalty + fees + prepayment_fee - overpayment
+    return {"loan_id": loan.pk, "on": on, "items": items, "total": max(total, ZERO)}
+
+
+# --- ledger check --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerProblem:
+    kind: str
+    detail: str
+    loan_id: int | None = None
+    entry_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"loan {self.loan_id}" if self.loan_id is not None else f"entry {self.entry_id}" if self.entry_id else "ledger"
+        return f"[{self.kind}] {where}: {self.detail}"
+
+
+_CHECKED = (
+    ("principal", Account.PRINCIPAL_RECEIVABLE, F("principal_due") - F("principal_paid"), Q()),
+    ("interest", Account.INTEREST_RECEIVABLE, F("interest_due") - F("interest_paid"), Q(interest_booked=True)),
+    ("penalty", Account.PENALTY_RECEIVABLE, F("penalty_due") - F("penalty_paid"), Q()),
+    ("fee", Account.FEE_RECEIVABLE, F("fee_due") - F("fee_paid"), Q()),
+)
+
+
+def _ledger_sum(account: str) -> Subquery:
+    return Subquery(
+        JournalLine.objects.filter(loan=OuterRef("pk"), account=account)
+        .order_by()
+        .values("loan")
+        .annotate(net=Sum(F("debit") - F("credit"), output_field=_money()))
+        .values("net")[:1],
+        output_field=_money(),
+    )
+
+
+def _schedule_sum(expression: Any, condition: Q) -> Subquery:
+    return Subquery(
+        Installment.objects.filter(condition, loan=OuterRef("pk"), schedule__is_current=True)
+        .order_by()
+        .values("loan")
+        .annotate(total=Sum(ExpressionWrapper(expression, output_field=_money())))
+        .values("total")[:1],
+        output_field=_money(),
+    )
+
+
+def ledger_check() -> list[LedgerProblem]:
+    """Prove the journal: each entry balances, the trial balance is zero, and per loan the receivables
+    equal the current schedule's outstanding amounts (see ``servicing.services`` for the convention).
+
+    Set-based: a handful of GROUP BY / correlated-subquery queries, whatever the number of loans.
+    """
+    problems: list[LedgerProblem] = []
+    zero = Value(ZERO, output_field=_money())
+
+    unbalanced = (
+        JournalLine.objects.order_by()
+        .values("entry")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .annotate(diff=Abs(F("debit") - F("credit")))
+        .filter(diff__gte=_TOLERANCE)
+    )
+    for row in unbalanced:
+        problems.append(
+            LedgerProblem(
+                "unbalanced_entry",
+                f"debit {to_money(row['debit'])} != credit {to_money(row['credit'])}",
+                entry_id=row["entry"],
+            )
+        )
+    for entry_id, loan_id in JournalEntry.objects.filter(lines__isnull=True).values_list("id", "loan_id"):
+        problems.append(LedgerProblem("empty_entry", "entry has no lines", loan_id=loan_id, entry_id=entry_id))
+    for entry_id, loan_id in (
+        JournalLine.objects.exclude(loan_id=F("entry__loan_id"))
+        .order_by()
+        .values_list("entry_id", "loan_id")
+        .distinct()
+    ):
+        problems.append(LedgerProblem("line_loan_mismatch", "line's loan differs from its entry's", loan_id, entry_id))
+
+    totals = JournalLine.objects.aggregate(debit=Coalesce(Sum("debit"), zero), credit=Coalesce(Sum("credit"), zero))
+    if abs(totals["debit"] - totals["credit"]) >= _TOLERANCE:
+        problems.append(
+            LedgerProblem(
+                "trial_balance",
+                f"total debit {to_money(totals['debit'])} != total credit {to_money(totals['credit'])}",
+            )
+        )
+
+    annotations: dict[str, Any] = {}
+    mismatch = Q()
+    for name, account, expression, condition in _CHECKED:
+        annotations[f"ledger_{name}"] = Coalesce(_ledger_sum(account), zero)
+        annotations[f"schedule_{name}"] = Coalesce(_schedule_sum(expression, condition), zero)
+    loans = Loan.objects.order_by("pk").annotate(**annotations)
+    for name, *_ in _CHECKED:
+        diff = Abs(F(f"ledger_{name}") - F(f"schedule_{name}"))
+        loans = loans.annotate(**{f"diff_{name}": diff})
+        mismatch |= Q(**{f"diff_{name}__gte": _TOLERANCE})
+    loans = loans.annotate(ledger_overpayment=Coalesce(_ledger_sum(Account.OVERPAYMENT), zero))
+    mismatch |= Q(ledger_overpayment__gte=_TOLERANCE)  # overpayment is a liability: never a debit balance
+    fields = ["pk"] + [f"{side}_{name}" for name, *_ in _CHECKED for side in ("ledger", "schedule")]
+    for row in loans.filter(mismatch).values(*fields, "ledger_overpayment"):
+        for name, *_ in _CHECKED:
+            ledger, schedule = row[f"ledger_{name}"], row[f"schedule_{name}"]
+            if abs(ledger - schedule) >= _TOLERANCE:
+                problems.append(
+                    LedgerProblem(
+                        f"{name}_mismatch",
+                        f"journal {to_money(ledger)} != schedule {to_money(schedule)}",
+                        loan_id=row["pk"],
+                    )
+                )
+        if row["ledger_overpayment"] >= _TOLERANCE:
+            problems.append(
+                LedgerProblem("overpayment_debit", f"debit balance {row['ledger_overpayment']}", loan_id=row["pk"])
+            )
+
+    for loan_id, period in (
+        Installment.objects.filter(schedule__is_current=True, interest_booked=False, interest_paid__gt=0)
+        .order_by("loan_id", "period")
+        .values_list("loan_id", "period")
+    ):
+        problems.append(LedgerProblem("interest_paid_unbooked", f"period {period} paid before booking", loan_id))
+
+    allocated = (
+        Repayment.objects.order_by()
+        .annotate(allocated=Coalesce(Sum("allocations__amount"), zero))
+        .annotate(diff=Abs(F("amount") - F("allocated")))
+        .filter(diff__gte=_TOLERANCE)
+        .values_list("pk", "loan_id", "amount", "allocated")
+    )
+    for pk, loan_id, amount, total in allocated:
+        problems.append(
+            LedgerProblem("allocation_mismatch", f"repayment {pk}: amount {amount} != allocated {to_money(total)}", loan_id)
+        )
+    reversed_unposted = Repayment.objects.filter(reversed_at__isnull=False, journal_entry__reversed_by__isnull=True)
+    for pk, loan_id in reversed_unposted.values_list("pk", "loan_id"):
+        problems.append(LedgerProblem("reversal_missing", f"repayment {pk} reversed without a reversing entry", loan_id))
+    return problems
