@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from servicing.schedule import RepaymentMethod, build_schedule
+from loanops.schedule import RepaymentMethod, build_schedule
 
 __all__ = ["bench_schedule"]
 

@@ -1,4 +1,4 @@
-"""servicing.schedule: published figures, due-date clamping, input checks and schedule invariants."""
+"""loanops.schedule: published figures, due-date clamping, input checks and schedule invariants."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from loanops.exceptions import DomainError, InputError
 from loanops.money import ZERO, to_money
 from servicing.benchmarks import bench_schedule
-from servicing.schedule import (
+from loanops.schedule import (
     RepaymentMethod,
     ScheduleInputError,
     ScheduleRow,

@@ -1,4 +1,4 @@
-"""servicing.pricing: annualised rate (IRR, 年化利率) and penalty interest (罚息 / 复利)."""
+"""loanops.pricing: annualised rate (IRR, 年化利率) and penalty interest (罚息 / 复利)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loanops.money import to_money
-from servicing.pricing import annualised_rate, daily_penalty_rate, months_between, penalty_for_range
-from servicing.schedule import build_schedule
+from loanops.pricing import annualised_rate, daily_penalty_rate, months_between, penalty_for_range
+from loanops.schedule import build_schedule
 
 D = Decimal
 START = date(2025, 1, 15)

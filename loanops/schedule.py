@@ -29,12 +29,11 @@ from decimal import Context, Decimal, localcontext
 from functools import lru_cache
 from typing import Final
 
-from django.db import models
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
 from loanops.exceptions import DomainError, InputError
 from loanops.money import ZERO, to_decimal, to_money
+from loanops.types import RepaymentMethod
 
 __all__ = [
     "MAX_TERM_MONTHS",
@@ -53,15 +52,6 @@ _ONE: Final = Decimal(1)
 _TWELVE: Final = Decimal(12)
 # 34 significant digits for r, (1+r)^n and remaining × r: far below a cent for any storable amount.
 _CONTEXT: Final = Context(prec=34)
-
-
-class RepaymentMethod(models.TextChoices):
-    """How a loan is repaid (还款方式). Values are part of the API and never renamed."""
-
-    EQUAL_INSTALLMENT = "equal_installment", _("等额本息")
-    EQUAL_PRINCIPAL = "equal_principal", _("等额本金")
-    INTEREST_ONLY = "interest_only", _("先息后本")
-    BULLET = "bullet", _("到期一次还本付息")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +81,7 @@ def _slot_setters() -> tuple[_SlotSetter, ...]:
     """
     names = [f.name for f in fields(ScheduleRow)]
     if names != ["period", "due_date", "principal", "interest", "total", "remaining"]:
-        raise RuntimeError("ScheduleRow fields changed: update servicing.schedule._slot_setters")
+        raise RuntimeError("ScheduleRow fields changed: update loanops.schedule._slot_setters")
     if hasattr(ScheduleRow, "__post_init__"):
         raise RuntimeError("ScheduleRow has __post_init__: the fast row construction would bypass it")
     return tuple(ScheduleRow.__dict__[name].__set__ for name in names)
@@ -216,10 +206,7 @@ def validate_schedule_input(
 
 def _infeasible(period: int) -> DomainError:
     return DomainError(
-        gettext(
-            "按四舍五入后的每期还款额，贷款会在最后一期之前还清（第 %(period)d 期），"
-            "请调整本金、期限或还款方式。"
-        )
+        gettext("按四舍五入后的每期还款额，贷款会在最后一期之前还清（第 %(period)d 期），请调整本金、期限或还款方式。")
         % {"period": period},
         code="schedule_infeasible",
         extra={"period": period},
@@ -272,9 +259,7 @@ def build_schedule(
 # and bind globals to locals; keep them in step with _new_row.
 
 
-def _equal_installment(
-    p: Decimal, r: Decimal, installment: Decimal, dates: Sequence[date]
-) -> list[ScheduleRow]:
+def _equal_installment(p: Decimal, r: Decimal, installment: Decimal, dates: Sequence[date]) -> list[ScheduleRow]:
     # No interest exceeds the first one (the balance never grows) and installment ≥ that interest, since
     # P·r·g/(g−1) > P·r and rounding is monotone: so no principal portion is negative once this holds.
     if installment < to_money(p * r):
