@@ -30,8 +30,14 @@ def loans_for_update() -> QuerySet[Loan]:
 
 
 def transition_allowed(loan: Loan, name: str, user: Any) -> bool:
-    method = getattr(loan, name)
-    return fsm.can_proceed(method) and fsm.has_transition_perm(method, user)
+    """May this user take this transition from the loan's current state (ignoring data conditions)?
+
+    Conditions such as "offer terms are set" are met by the service that runs the transition (it sets
+    the terms first), so they must not hide the action button.
+    """
+    meta = getattr(loan, name)._django_fsm
+    state = loan.status
+    return bool(meta.has_transition(state) and meta.has_transition_perm(loan, state, user))
 
 
 def available_transitions(loan: Loan, user: Any) -> list[str]:

@@ -50,8 +50,7 @@ class Contract(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["loan", "version"], name="contract_loan_version_unique"),
             models.CheckConstraint(
-                condition=models.Q(status="signed", signed_at__isnull=False)
-                | ~models.Q(status="signed"),
+                condition=models.Q(status="signed", signed_at__isnull=False) | ~models.Q(status="signed"),
                 name="contract_signed_has_time",
             ),
         ]
@@ -63,9 +62,7 @@ class Contract(models.Model):
 class Disbursement(models.Model):
     """The disbursement order prepared by ops (maker); confirmed by a checker in servicing."""
 
-    loan = models.OneToOneField(
-        Loan, on_delete=models.PROTECT, related_name="disbursement", verbose_name=_("贷款")
-    )
+    loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="disbursement", verbose_name=_("贷款"))
     amount = money_field(verbose_name=_("放款金额"))
     bank_name = models.CharField(_("收款银行"), max_length=100)
     # Stored as given for now; a later issue encrypts it at rest (DESIGN.md §5). Show `masked_account`.

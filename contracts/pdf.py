@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from django.conf import settings
 from reportlab.lib import colors
@@ -37,6 +37,7 @@ from reportlab.platypus import (
 from applications.models import ApplicantType, Loan
 from contracts.numerals import amount_in_chinese_capitals
 from loanops.money import ZERO, format_money, format_rate_percent, to_decimal
+from loanops.schedule import ScheduleRow
 from loanops.types import RepaymentMethod
 
 FONT_NAME: Final = "WQYZenHei"
@@ -51,15 +52,7 @@ _RULE: Final = colors.HexColor("#9aa5b1")
 _HEADER_BG: Final = colors.HexColor("#e4e7eb")
 _LABEL_BG: Final = colors.HexColor("#f5f7fa")
 _ZEBRA: Final = colors.HexColor("#fafbfc")
-
-
-class ScheduleRowLike(Protocol):
-    period: int
-    due_date: date
-    principal: Decimal
-    interest: Decimal
-    total: Decimal
-    remaining: Decimal
+_ACCENT: Final = "#0b4f8a"  # article headings
 
 
 def register_cjk_font() -> str:
@@ -168,9 +161,7 @@ def _parties(loan: Loan, styles: dict[str, ParagraphStyle], width: float) -> lis
     return [Paragraph("一、合同当事人", styles["h2"]), _kv_table(rows, styles, width)]
 
 
-def _key_terms(
-    loan: Loan, rows: Sequence[ScheduleRowLike], styles: dict[str, ParagraphStyle], width: float
-) -> list[Any]:
+def _key_terms(loan: Loan, rows: Sequence[ScheduleRow], styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
     product = loan.product
     principal = to_decimal(loan.principal or ZERO)
     annual_rate = to_decimal(loan.annual_rate or ZERO)
@@ -202,13 +193,13 @@ def _key_terms(
     if fee_rate > 0:
         fee = principal * fee_rate
         terms.append(
-            ("服务费", f"按借款本金的 {format_rate_percent(fee_rate)} 一次性收取，计 {_yuan(fee)}，于放款时扣除")
+            ("服务费", f"按借款本金的 {format_rate_percent(fee_rate)} 一次性收取，计{_yuan(fee)}，于放款时扣除")
         )
     terms.append(("罚息规则", penalty))
     return [Paragraph("二、借款主要条款", styles["h2"]), _kv_table(terms, styles, width)]
 
 
-def _schedule(rows: Sequence[ScheduleRowLike], styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
+def _schedule(rows: Sequence[ScheduleRow], styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
     head = [Paragraph(text, styles["cell_head"]) for text in ("期次", "还款日", "本金", "利息", "应还合计", "剩余本金")]
     data: list[list[Any]] = [head]
     for row in rows:
@@ -238,6 +229,7 @@ def _schedule(rows: Sequence[ScheduleRowLike], styles: dict[str, ParagraphStyle]
         ("GRID", (0, 0), (-1, -1), 0.4, _RULE),
         ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
         ("BACKGROUND", (0, -1), (-1, -1), _HEADER_BG),
+        ("NOSPLIT", (0, -2), (-1, -1)),  # never leave the totals row alone on a page
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
         ("TOPPADDING", (0, 0), (-1, -1), 2.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
@@ -248,7 +240,7 @@ def _schedule(rows: Sequence[ScheduleRowLike], styles: dict[str, ParagraphStyle]
         "注：金额单位为人民币元；每期金额四舍五入至分，末期本金按剩余本金结清。实际还款日遇节假日不顺延。",
         styles["small"],
     )
-    return [CondPageBreak(40 * mm), Paragraph("三、还款计划", styles["h2"]), table, Spacer(1, 2 * mm), note]
+    return [CondPageBreak(40 * mm), Paragraph("三、还款计划", styles["h2"]), note, Spacer(1, 1.5 * mm), table]
 
 
 def _clauses(loan: Loan, styles: dict[str, ParagraphStyle]) -> list[Any]:
@@ -292,11 +284,11 @@ def _clauses(loan: Loan, styles: dict[str, ParagraphStyle]) -> list[Any]:
     ]
     flowables: list[Any] = [Paragraph("四、合同条款", styles["h2"])]
     for heading, text in articles:
-        flowables.append(Paragraph(f"<b>{heading}</b>　{text}", styles["clause"]))
+        flowables.append(Paragraph(f'<font color="{_ACCENT}"><b>{heading}</b></font>　{text}', styles["clause"]))
     return flowables
 
 
-def _signatures(styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
+def _signatures(loan: Loan, styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
     left = [
         Paragraph("甲方（出借人）：" + LENDER_NAME, styles["body"]),
         Spacer(1, 8 * mm),
@@ -305,7 +297,7 @@ def _signatures(styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
         Paragraph("日期：______年____月____日", styles["body"]),
     ]
     right = [
-        Paragraph("乙方（借款人）：____________", styles["body"]),
+        Paragraph("乙方（借款人）：" + escape(loan.customer.name), styles["body"]),
         Spacer(1, 8 * mm),
         Paragraph("签字（电子签名）：____________", styles["body"]),
         Spacer(1, 4 * mm),
@@ -331,7 +323,7 @@ def _signatures(styles: dict[str, ParagraphStyle], width: float) -> list[Any]:
 
 
 def render_contract_pdf(
-    *, loan: Loan, schedule_rows: Sequence[ScheduleRowLike], contract_number: str, generated_on: date
+    *, loan: Loan, schedule_rows: Sequence[ScheduleRow], contract_number: str, generated_on: date
 ) -> bytes:
     """Render the contract for ``loan``'s offer terms and ``schedule_rows``. Pure: reads no database rows
     beyond ``loan.customer`` and ``loan.product`` and writes nothing."""
@@ -398,7 +390,7 @@ def render_contract_pdf(
         *_schedule(schedule_rows, styles, width),
         *_clauses(loan, styles),
         Spacer(1, 4 * mm),
-        *_signatures(styles, width),
+        *_signatures(loan, styles, width),
     ]
     doc.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return buffer.getvalue()

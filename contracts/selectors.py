@@ -25,12 +25,7 @@ def loan_contracts(loan: Loan) -> list[Contract]:
 
 def contract_current(loan: Loan) -> Contract | None:
     """The loan's live contract (the newest version not superseded), or None before the offer is accepted."""
-    return (
-        Contract.objects.filter(loan=loan)
-        .exclude(status=Contract.Status.SUPERSEDED)
-        .order_by("-version")
-        .first()
-    )
+    return Contract.objects.filter(loan=loan).exclude(status=Contract.Status.SUPERSEDED).order_by("-version").first()
 
 
 def contract_get_for_actor(*, actor: Any, contract_id: int) -> Contract:

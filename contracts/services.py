@@ -46,10 +46,11 @@ def _lock_loan(*, actor: Any, loan_id: int) -> Loan:
 
 def file_sha256(contract: Contract) -> str | None:
     """SHA-256 of the contract file as it is in storage now; None if the file is missing."""
-    if not contract.file or not contract.file.storage.exists(contract.file.name):
+    name = contract.file.name
+    if not name or not contract.file.storage.exists(name):
         return None
     digest = hashlib.sha256()
-    with contract.file.storage.open(contract.file.name, "rb") as handle:
+    with contract.file.storage.open(name, "rb") as handle:
         for chunk in iter(lambda: handle.read(64 * 1024), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -76,9 +77,7 @@ def loan_accept_offer(*, actor: Any, loan_id: int, reason: str = "") -> Contract
     last_version = Contract.objects.filter(loan=loan).aggregate(last=Max("version"))["last"] or 0
     version = last_version + 1
     number = contract_number_for(loan, version)
-    pdf = render_contract_pdf(
-        loan=loan, schedule_rows=rows, contract_number=number, generated_on=timezone.localdate()
-    )
+    pdf = render_contract_pdf(loan=loan, schedule_rows=rows, contract_number=number, generated_on=timezone.localdate())
     digest = hashlib.sha256(pdf).hexdigest()
     loan_transition(
         loan,
@@ -103,9 +102,7 @@ def loan_accept_offer(*, actor: Any, loan_id: int, reason: str = "") -> Contract
 
 
 @transaction.atomic
-def contract_sign(
-    *, actor: Any, loan_id: int, consent: bool, ip_address: str | None, user_agent: str = ""
-) -> Contract:
+def contract_sign(*, actor: Any, loan_id: int, consent: bool, ip_address: str | None, user_agent: str = "") -> Contract:
     """contract_pending → contract_signed, by the borrower themself, after checking the file is unchanged.
 
     Another customer's loan raises `Loan.DoesNotExist` (404); staff who can see the loan get

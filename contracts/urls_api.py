@@ -1,5 +1,13 @@
-"""API routes of this stage (included under /api/v1/)."""
+"""API routes of the contract stage (included under /api/v1/, namespace "api")."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from contracts import api
+
+urlpatterns: list[URLPattern] = [
+    path("loans/<int:loan_id>/contract/", api.LoanContractApi.as_view(), name="loan-contract"),
+    path("contracts/<int:contract_id>/download/", api.ContractDownloadApi.as_view(), name="contract-download"),
+    api.LoanAcceptOfferApi.urlpattern(),
+    api.LoanSignContractApi.urlpattern(),
+    api.LoanPrepareDisbursementApi.urlpattern(),
+]

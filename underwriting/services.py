@@ -60,7 +60,9 @@ def require_transition(loan: Loan, name: str, *, actor: Any) -> None:
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，不能执行该操作（{name}）",
             extra={"status": loan.status, "transition": name},
         )
-    if not fsm.has_transition_perm(method, actor):
+    # fsm.has_transition_perm() would also check the conditions; ask the transition's permission alone.
+    meta = method._django_fsm
+    if not meta.has_transition_perm(loan, meta.field.get_state(loan), actor):
         raise PermissionDenied(f"您没有权限对该贷款执行此操作（{name}）")
 
 
@@ -384,6 +386,12 @@ def _bool(errors: FieldErrors, field: str, value: Any) -> bool:
     return False
 
 
+def _check_range(errors: FieldErrors, clean: dict[str, Any], low: str, high: str, message: str) -> None:
+    """Report ``high`` when both ends are valid and ``low > high``."""
+    if clean[low] is not None and clean[high] is not None and clean[low] > clean[high]:
+        errors.add(high, message)
+
+
 def validate_product_data(data: dict[str, Any], *, instance: Product | None = None) -> dict[str, Any]:
     """Normalise and check every product field; raises one InputError listing every bad field."""
     errors = FieldErrors()
@@ -417,9 +425,7 @@ def validate_product_data(data: dict[str, Any], *, instance: Product | None = No
 
     for field in ("min_amount", "max_amount"):
         clean[field] = _parse_amount(errors, field, merged.get(field))
-    if clean["min_amount"] is not None and clean["max_amount"] is not None:
-        if clean["min_amount"] > clean["max_amount"]:
-            errors.add("max_amount", "最高金额不能低于最低金额")
+    _check_range(errors, clean, "min_amount", "max_amount", "最高金额不能低于最低金额")
 
     for field in ("min_term_months", "max_term_months"):
         term = _parse_int(errors, field, merged.get(field), message="期限必须是整数月数")
@@ -427,15 +433,11 @@ def validate_product_data(data: dict[str, Any], *, instance: Product | None = No
             errors.add(field, f"期限应在 1 至 {MAX_TERM_MONTHS} 个月之间")
             term = None
         clean[field] = term
-    if clean["min_term_months"] is not None and clean["max_term_months"] is not None:
-        if clean["min_term_months"] > clean["max_term_months"]:
-            errors.add("max_term_months", "最长期限不能短于最短期限")
+    _check_range(errors, clean, "min_term_months", "max_term_months", "最长期限不能短于最短期限")
 
     for field in ("min_rate", "max_rate", "penalty_surcharge", "prepayment_fee_rate", "origination_fee_rate"):
         clean[field] = _parse_rate(errors, field, merged.get(field))
-    if clean["min_rate"] is not None and clean["max_rate"] is not None:
-        if clean["min_rate"] > clean["max_rate"]:
-            errors.add("max_rate", "最高利率不能低于最低利率")
+    _check_range(errors, clean, "min_rate", "max_rate", "最高利率不能低于最低利率")
 
     methods = _choice_list(
         errors, "repayment_methods", merged.get("repayment_methods"), allowed=RepaymentMethod.values, label="还款方式"

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from applications.models import Customer, Loan, Product
+from contracts.tests.helpers import drive
 from loanops import roles
-from underwriting.tests.helpers import drive, make_customer_with_login, make_loan, make_product, make_user
+from underwriting.tests.helpers import make_customer_with_login, make_loan, make_product, make_user
 
 
 @pytest.fixture
@@ -64,3 +65,18 @@ def review_loan(draft_loan: Loan, ops: Any, risk: Any) -> Loan:
 @pytest.fixture
 def approved_loan(draft_loan: Loan, ops: Any, risk: Any) -> Loan:
     return drive(draft_loan, "approved", ops=ops, risk=risk)
+
+
+@pytest.fixture
+def offered_loan(draft_loan: Loan, ops: Any, risk: Any) -> Loan:
+    return drive(draft_loan, "offered", ops=ops, risk=risk)
+
+
+@pytest.fixture
+def pending_loan(draft_loan: Loan, ops: Any, risk: Any) -> Loan:
+    return drive(draft_loan, "contract_pending", ops=ops, risk=risk)
+
+
+@pytest.fixture
+def signed_loan(draft_loan: Loan, ops: Any, risk: Any) -> Loan:
+    return drive(draft_loan, "contract_signed", ops=ops, risk=risk)

@@ -119,9 +119,7 @@ def test_irr_recovers_the_contract_rate_and_fees_only_raise_it(
     payments = payments_of(str(principal), str(rate), term, method)
     plain = annualised_rate(principal_received=principal, payments=payments, start=START)
     assert abs(plain - rate) < D("0.0001")
-    with_fee = annualised_rate(
-        principal_received=principal - to_money(principal * fee), payments=payments, start=START
-    )
+    with_fee = annualised_rate(principal_received=principal - to_money(principal * fee), payments=payments, start=START)
     assert with_fee >= plain
     if fee:
         assert with_fee > plain

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -15,7 +14,6 @@ from hypothesis import strategies as st
 
 from loanops.exceptions import DomainError, InputError
 from loanops.money import ZERO, to_money
-from servicing.benchmarks import bench_schedule
 from loanops.schedule import (
     RepaymentMethod,
     ScheduleInputError,
@@ -127,9 +125,7 @@ def test_methods_and_labels() -> None:
     assert str(RepaymentMethod.EQUAL_PRINCIPAL.label) == "等额本金"
     assert str(RepaymentMethod.INTEREST_ONLY.label) == "先息后本"
     assert str(RepaymentMethod.BULLET.label) == "到期一次还本付息"
-    assert schedule("1000", "0.1", 3, RepaymentMethod.EQUAL_PRINCIPAL) == schedule(
-        "1000", "0.1", 3, "equal_principal"
-    )
+    assert schedule("1000", "0.1", 3, RepaymentMethod.EQUAL_PRINCIPAL) == schedule("1000", "0.1", 3, "equal_principal")
 
 
 def test_summarize() -> None:
@@ -279,9 +275,7 @@ def test_valid_edges_are_accepted() -> None:
 
 def test_all_bad_fields_are_reported_together() -> None:
     with pytest.raises(ScheduleInputError) as exc:
-        validate_schedule_input(
-            principal=D("0"), annual_rate=D("2"), term_months=0, method="x", first_due_date=None
-        )
+        validate_schedule_input(principal=D("0"), annual_rate=D("2"), term_months=0, method="x", first_due_date=None)
     assert set(fields_of(exc)) == {"principal", "annual_rate", "term_months", "method", "first_due_date"}
 
 
@@ -318,9 +312,7 @@ def test_tiny_loans_that_fit_are_built() -> None:
 # -------------------------------------------------------------------------------------- properties
 
 
-def reference_schedule(
-    p: Decimal, annual: Decimal, n: int, method: str, first: date
-) -> list[ScheduleRow] | None:
+def reference_schedule(p: Decimal, annual: Decimal, n: int, method: str, first: date) -> list[ScheduleRow] | None:
     """A plain restatement of the conventions (no speed tricks); None where the schedule is infeasible."""
     with localcontext(prec=34):  # r = annual / 12 is never rounded (beyond 34 digits)
         r = annual / 12
@@ -388,9 +380,7 @@ def check_invariants(rows: list[ScheduleRow], p: Decimal, n: int, method: str, f
 def test_schedule_invariants(p: Decimal, annual: Decimal, n: int, method: str, first: date) -> None:
     expected = reference_schedule(p, annual, n, method, first)
     try:
-        rows = build_schedule(
-            principal=p, annual_rate=annual, term_months=n, method=method, first_due_date=first
-        )
+        rows = build_schedule(principal=p, annual_rate=annual, term_months=n, method=method, first_due_date=first)
     except DomainError as exc:
         # refused only where the rounded figures really would retire the loan early
         assert exc.code == "schedule_infeasible"
@@ -414,9 +404,7 @@ def test_small_loans_are_built_correctly_or_refused(p: Decimal, annual: Decimal,
     expected = reference_schedule(p, annual, n, method, first)
     if expected is None:
         with pytest.raises(DomainError) as exc:
-            build_schedule(
-                principal=p, annual_rate=annual, term_months=n, method=method, first_due_date=first
-            )
+            build_schedule(principal=p, annual_rate=annual, term_months=n, method=method, first_due_date=first)
         assert exc.value.code == "schedule_infeasible"
         return
     rows = build_schedule(principal=p, annual_rate=annual, term_months=n, method=method, first_due_date=first)
@@ -441,15 +429,3 @@ def test_equal_installment_is_feasible_for_ordinary_loans(p: Decimal, annual: De
         first_due_date=date(2025, 1, 1),
     )
     check_invariants(rows, p, n, "equal_installment", date(2025, 1, 1))
-
-
-# ---------------------------------------------------------------------------------------- benchmark
-
-
-def test_bench_schedule_reports_its_rate() -> None:
-    lines: list[str] = []
-    rate = bench_schedule(seconds=0.05, write=lines.append)
-    assert rate > 0
-    assert len(lines) >= 2
-    assert re.fullmatch(r"bench schedule schedules_per_s=\d+", lines[-1])
-    assert int(lines[-1].rsplit("=", 1)[1]) == int(rate)

@@ -67,9 +67,7 @@ def test_manager_may_approve(review_loan: Loan, manager: Any) -> None:
         (None, "长" * 2001, "note"),
     ],
 )
-def test_approve_bad_input_changes_nothing(
-    review_loan: Loan, risk: Any, amount: Any, note: str, field: str
-) -> None:
+def test_approve_bad_input_changes_nothing(review_loan: Loan, risk: Any, amount: Any, note: str, field: str) -> None:
     before = snapshot(review_loan)
     with pytest.raises(InputError) as exc_info:
         loan_approve(actor=risk, loan_id=review_loan.pk, approved_amount=amount, note=note)
@@ -100,9 +98,7 @@ def test_approve_twice_is_invalid_transition(approved_loan: Loan, risk: Any) -> 
 
 
 @pytest.mark.parametrize("role_fixture", ["ops", "product_manager", "service_user"])
-def test_approve_without_permission(
-    request: pytest.FixtureRequest, review_loan: Loan, role_fixture: str
-) -> None:
+def test_approve_without_permission(request: pytest.FixtureRequest, review_loan: Loan, role_fixture: str) -> None:
     actor = request.getfixturevalue(role_fixture)
     before = snapshot(review_loan)
     with pytest.raises(PermissionDenied):
