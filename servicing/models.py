@@ -87,6 +87,10 @@ class Installment(models.Model):
     # Interest of this installment has been booked to interest_receivable (on its due date by
     # `installments_fall_due`, or earlier when a repayment is allocated to it). See servicing.services.
     interest_booked = models.BooleanField(default=False)
+    # Penalty interest (罚息) accrued so far at full precision, and the date it has been accrued up to
+    # (exclusive); `penalty_due` is always to_money(penalty_accrued). See `penalties_accrue`.
+    penalty_accrued = models.DecimalField(max_digits=24, decimal_places=10, default=Decimal(0))
+    penalty_accrued_to = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=InstallmentStatus.choices, default=InstallmentStatus.PENDING)
     overdue_since = models.DateField(null=True, blank=True)
     paid_on = models.DateField(null=True, blank=True)
@@ -167,9 +171,7 @@ class JournalEntry(models.Model):
     business_date = models.DateField()
     memo = models.CharField(max_length=200, blank=True)
     source_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
-    Case,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -19,7 +18,6 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
-    When,
 )
 from django.db.models.functions import Abs, Coalesce
 
@@ -113,11 +111,7 @@ def loan_transactions(loan: Loan) -> QuerySet[JournalEntry]:
 
 
 def loan_repayments(loan: Loan) -> QuerySet[Repayment]:
-    return (
-        Repayment.objects.filter(loan=loan)
-        .prefetch_related("allocations__installment")
-        .order_by("id")
-    )
+    return Repayment.objects.filter(loan=loan).prefetch_related("allocations__installment").order_by("id")
 
 
 def repayment_get_for_actor(*, actor: Any, repayment_id: int) -> Repayment:
@@ -197,7 +191,13 @@ class LedgerProblem:
     entry_id: int | None = None
 
     def __str__(self) -> str:
-        where = f"loan {self.loan_id}" if self.loan_id is not None else f"entry {self.entry_id}" if self.entry_id else "ledger"
+        where = (
+            f"loan {self.loan_id}"
+            if self.loan_id is not None
+            else f"entry {self.entry_id}"
+            if self.entry_id
+            else "ledger"
+        )
         return f"[{self.kind}] {where}: {self.detail}"
 
 
@@ -319,9 +319,13 @@ def ledger_check() -> list[LedgerProblem]:
     )
     for pk, loan_id, amount, total in allocated:
         problems.append(
-            LedgerProblem("allocation_mismatch", f"repayment {pk}: amount {amount} != allocated {to_money(total)}", loan_id)
+            LedgerProblem(
+                "allocation_mismatch", f"repayment {pk}: amount {amount} != allocated {to_money(total)}", loan_id
+            )
         )
     reversed_unposted = Repayment.objects.filter(reversed_at__isnull=False, journal_entry__reversed_by__isnull=True)
     for pk, loan_id in reversed_unposted.values_list("pk", "loan_id"):
-        problems.append(LedgerProblem("reversal_missing", f"repayment {pk} reversed without a reversing entry", loan_id))
+        problems.append(
+            LedgerProblem("reversal_missing", f"repayment {pk} reversed without a reversing entry", loan_id)
+        )
     return problems

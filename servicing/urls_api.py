@@ -1,5 +1,15 @@
-"""API routes of this stage (included under /api/v1/)."""
+"""API routes of servicing (included under /api/v1/, namespace ``api``)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from servicing import api
+
+urlpatterns: list[URLPattern] = [
+    path("schedule-preview/", api.SchedulePreviewApi.as_view(), name="schedule-preview"),
+    path("loans/<int:loan_id>/schedule/", api.LoanScheduleApi.as_view(), name="loan-schedule"),
+    path("loans/<int:loan_id>/transactions/", api.LoanTransactionsApi.as_view(), name="loan-transactions"),
+    path("loans/<int:loan_id>/repayments/", api.LoanRepaymentsApi.as_view(), name="loan-repayments"),
+    path("loans/<int:loan_id>/payoff-quote/", api.LoanPayoffQuoteApi.as_view(), name="loan-payoff-quote"),
+    path("business-date/", api.BusinessDateApi.as_view(), name="business-date"),
+    path("repayments/<int:repayment_id>/reverse/", api.RepaymentReverseApi.as_view(), name="repayment-reverse"),
+]

@@ -14,8 +14,11 @@ Accounting convention (kept in step with ``servicing.selectors.ledger_check``):
   (PRC Civil Code art. 561 order, see ``servicing.allocation``), Cr overpayment for a surplus left once
   every installment is paid.
 * **Reversal** — the mirror entry of the repayment (kind ``reversal``, ``reverses=``), never an UPDATE.
-* Penalty (罚息) and later fees must be posted together with ``penalty_due`` / ``fee_due`` on the
-  installment, in the same transaction.
+* **Penalty (罚息)** — ``penalties_accrue(business_date=D)`` accrues daily on overdue principal (and
+  overdue interest when the product compounds) at contract rate × (1 + surcharge) / 360, keeps the exact
+  amount on the installment and posts the rounded increase (Dr penalty_receivable / Cr penalty_income,
+  ``source_key="penalty:<loan>:<D>"``). Any later fee must likewise be posted together with ``fee_due``
+  on the installment, in the same transaction.
 
 Invariants that ``ledger_check`` proves, per loan, over the current schedule version:
 ``principal_receivable = Σ(principal_due − principal_paid)``,
@@ -24,7 +27,7 @@ Invariants that ``ledger_check`` proves, per loan, over the current schedule ver
 plus every entry balances and the trial balance is zero.
 """
 
-from servicing.services.batch import installments_fall_due
+from servicing.services.batch import installments_fall_due, penalties_accrue
 from servicing.services.business_date import business_date_get, business_date_set
 from servicing.services.closing import loan_archive, loan_settle
 from servicing.services.disbursement import loan_disburse
@@ -40,6 +43,7 @@ __all__ = [
     "loan_archive",
     "loan_disburse",
     "loan_settle",
+    "penalties_accrue",
     "repayment_record",
     "repayment_reverse",
     "request_fingerprint",

@@ -26,9 +26,7 @@ def installments_for_update(loan: Loan) -> list[Installment]:
     daily batch, so the two never deadlock.
     """
     return list(
-        Installment.objects.filter(loan=loan, schedule__is_current=True)
-        .select_for_update(of=("self",))
-        .order_by("pk")
+        Installment.objects.filter(loan=loan, schedule__is_current=True).select_for_update(of=("self",)).order_by("pk")
     )
 
 

@@ -59,24 +59,23 @@ def loan_disburse(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
             extra={"prepared_by": loan.prepared_by_id},
         )
     today = business_date_get()
-    terms_missing = loan.principal is None or loan.annual_rate is None or loan.term_months is None
-    if terms_missing or loan.repayment_method is None or loan.first_due_date is None:
-        raise DomainError("贷款缺少要约条款（本金、利率、期限、还款方式、首期还款日），不能放款", code="offer_terms_missing")
-    if loan.first_due_date <= today:
+    principal, rate, term = loan.principal, loan.annual_rate, loan.term_months
+    method, first_due_date = loan.repayment_method, loan.first_due_date
+    if principal is None or rate is None or term is None or method is None or first_due_date is None:
+        raise DomainError(
+            "贷款缺少要约条款（本金、利率、期限、还款方式、首期还款日），不能放款", code="offer_terms_missing"
+        )
+    if first_due_date <= today:
         raise DomainError(
             f"首期还款日 {loan.first_due_date} 不晚于放款日 {today}，请先调整还款计划",
             code="first_due_date_passed",
             extra={"first_due_date": loan.first_due_date, "business_date": today},
         )
     fee = origination_fee(loan)
-    if fee >= loan.principal:
+    if fee >= principal:
         raise DomainError("服务费不能大于或等于贷款本金", code="fee_exceeds_principal")
     rows = build_schedule(
-        principal=loan.principal,
-        annual_rate=loan.annual_rate,
-        term_months=loan.term_months,
-        method=loan.repayment_method,
-        first_due_date=loan.first_due_date,
+        principal=principal, annual_rate=rate, term_months=term, method=method, first_due_date=first_due_date
     )
 
     loan.disbursed_on = today
@@ -94,11 +93,11 @@ def loan_disburse(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
         loan=loan,
         version=1,
         is_current=True,
-        principal=loan.principal,
-        annual_rate=loan.annual_rate,
-        term_months=loan.term_months,
-        repayment_method=loan.repayment_method,
-        first_due_date=loan.first_due_date,
+        principal=principal,
+        annual_rate=rate,
+        term_months=term,
+        repayment_method=method,
+        first_due_date=first_due_date,
         reason="放款生成",
         created_by=actor,
     )

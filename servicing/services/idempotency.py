@@ -54,7 +54,9 @@ def idempotent_call(
         stored = IdempotencyKey.objects.get(scope=scope, key=key)
         if stored.request_hash != request_hash:
             raise DomainError(
-                "该幂等键已用于另一笔不同内容的请求", code="idempotency_key_reused", fields={"Idempotency-Key": ["已被使用"]}
+                "该幂等键已用于另一笔不同内容的请求",
+                code="idempotency_key_reused",
+                fields={"Idempotency-Key": ["已被使用"]},
             ) from None
         if stored.response_status is None or stored.response_body is None:
             raise ConflictError("相同幂等键的请求仍在处理中，请稍后重试", code="idempotency_in_progress") from None

@@ -63,7 +63,9 @@ def _net(postings: Iterable[Posting]) -> list[Posting]:
     ]
 
 
-def journal_post_many(specs: Sequence[EntrySpec], *, actor: Any = None, reverses: Sequence[Any] = ()) -> list[JournalEntry]:
+def journal_post_many(
+    specs: Sequence[EntrySpec], *, actor: Any = None, reverses: Sequence[Any] = ()
+) -> list[JournalEntry]:
     """Post several balanced entries with two INSERTs (entries, then lines). Caller owns the transaction."""
     netted = [_net(spec.postings) for spec in specs]
     entries = [

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from applications.lifecycle import loans_for_update
-from applications.models import SERVICING_STATUSES, Loan, LoanStatus
+from applications.models import SERVICING_STATUSES, LoanStatus
 from applications.selectors import loan_get_for_actor
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
@@ -56,7 +56,7 @@ __all__ = ["repayment_record", "repayment_reverse"]
 
 _MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - 2) - Decimal("0.01")
 
-_RECEIVABLE = {
+_RECEIVABLE: dict[str, str] = {
     AllocationComponent.FEE: Account.FEE_RECEIVABLE,
     AllocationComponent.PENALTY: Account.PENALTY_RECEIVABLE,
     AllocationComponent.INTEREST: Account.INTEREST_RECEIVABLE,
@@ -230,7 +230,7 @@ def repayment_reverse(*, actor: Any, repayment_id: int, reason: str) -> Repaymen
     loan_id = Repayment.objects.values_list("loan_id", flat=True).get(pk=repayment_id)
     loan_get_for_actor(actor=actor, loan_id=loan_id)
     loan = loans_for_update().get(pk=loan_id)
-    repayment = Repayment.objects.select_for_update().select_related("journal_entry").get(pk=repayment_id)
+    repayment = Repayment.objects.select_for_update(of=("self",)).select_related("journal_entry").get(pk=repayment_id)
     if repayment.reversed_at is not None:
         raise DomainError("该笔还款已冲正", code="already_reversed")
     if loan.status not in SERVICING_STATUSES:

@@ -1,0 +1,45 @@
+"""``python manage.py bench <name> [--seconds N]``: run a registered micro-benchmark.
+
+Benchmarks live in the apps; the kernel names them by dotted string and imports them on demand, so
+``loanops`` never imports an app statically. Each callable takes ``seconds=`` and ``write=`` and prints
+figure lines, the last one ``bench <name> <figure>=<n>``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+#: name → "module.callable"
+BENCHMARKS: dict[str, str] = {
+    "schedule": "servicing.benchmarks.bench_schedule",
+}
+
+
+def resolve(dotted: str) -> Callable[..., Any]:
+    module_name, _, attribute = dotted.rpartition(".")
+    try:
+        target = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"cannot load benchmark {dotted}: {exc}") from exc
+    if not callable(target):
+        raise CommandError(f"{dotted} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+class Command(BaseCommand):
+    help = "Run a micro-benchmark: " + ", ".join(sorted(BENCHMARKS))
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark to run")
+        parser.add_argument("--seconds", type=float, default=3.0, help="how long to run (default 3)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        seconds = options["seconds"]
+        if seconds < 0:
+            raise CommandError("--seconds must not be negative")
+        bench = resolve(BENCHMARKS[options["name"]])
+        bench(seconds=seconds, write=self.stdout.write)
