@@ -265,12 +265,12 @@ class Command(BaseCommand):
         loan.refresh_from_db()
         if target == "active":
             return loan
-        # Pay everything off: settles the loan through the repayment service.
-        quote = servicing_selectors.payoff_quote(loan=loan, on=servicing_services.business_date_get())
+        # Pay every installment in full: the repayment service settles the loan when nothing is left.
+        outstanding = sum((row.outstanding for row in servicing_selectors.schedule_current(loan)), Decimal("0"))
         servicing_services.repayment_record(
             actor=ops,
             loan_id=loan.pk,
-            amount=quote["total"],
+            amount=outstanding,
             paid_on=servicing_services.business_date_get(),
             channel="bank_transfer",
             reference=f"DEMO-{loan.pk}",
