@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import django_filters
+from django import forms
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import URLPattern, path, reverse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.generics import GenericAPIView
@@ -198,7 +199,6 @@ class AuthTokenApi(Api):
         token = serializers.CharField(help_text="请求头 `Authorization: Token <token>`")
 
     @extend_schema(
-        operation_id="auth_token_create",
         summary="取得 API 令牌",
         auth=[],
         request=InputSerializer,
@@ -290,6 +290,7 @@ class CustomerListCreateApi(GenericApi):
                 "email", "address", "industry", "industry_display", "annual_income", "employer",
                 "years_in_business", "has_portal_account", "created_at", "updated_at",
             ]  # fmt: skip
+            read_only_fields = fields
 
         def get_has_portal_account(self, customer: Customer) -> bool:
             return customer.user_id is not None
@@ -298,7 +299,6 @@ class CustomerListCreateApi(GenericApi):
         return customers_visible_to(self.request.user)
 
     @extend_schema(
-        operation_id="customers_list",
         summary="借款人列表",
         responses={200: OutputSerializer(many=True), **error_responses(401, 403)},
     )
@@ -308,7 +308,6 @@ class CustomerListCreateApi(GenericApi):
         return self.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
     @extend_schema(
-        operation_id="customers_create",
         summary="登记借款人",
         request=InputSerializer,
         responses={201: OutputSerializer, **error_responses(400, 401, 403)},
@@ -323,6 +322,8 @@ class CustomerListCreateApi(GenericApi):
 
 
 class CustomerDetailApi(Api):
+    """One borrower; a customer may read only their own record (others → 404)."""
+
     permission_classes = [IsAuthenticated, ActionPermission]
     required_perms = {"GET": "applications.view_customer", "PATCH": "applications.change_customer"}
     customer_methods = ("GET",)
@@ -333,7 +334,6 @@ class CustomerDetailApi(Api):
     OutputSerializer = CustomerListCreateApi.OutputSerializer
 
     @extend_schema(
-        operation_id="customers_retrieve",
         summary="借款人详情",
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
@@ -342,7 +342,6 @@ class CustomerDetailApi(Api):
         return Response(self.OutputSerializer(customer).data)
 
     @extend_schema(
-        operation_id="customers_partial_update",
         summary="修改借款人信息",
         request=InputSerializer(partial=True),
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404)},
@@ -358,6 +357,11 @@ class CustomerDetailApi(Api):
 # --- loans -----------------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
 def _statuses_of_stage(stage: str) -> list[str]:
     return [value for value in LoanStatus.values if portal_stage_key(value) == stage]
 
@@ -369,8 +373,8 @@ class LoanFilter(django_filters.FilterSet):
         method="filter_stage",
         label="借款人看到的阶段",
     )
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    product = django_filters.NumberFilter(field_name="product_id")
+    customer = IdFilter(field_name="customer_id")
+    product = IdFilter(field_name="product_id")
     bucket = django_filters.ChoiceFilter(choices=[(bucket, bucket) for bucket in BUCKETS])
 
     class Meta:
@@ -410,6 +414,7 @@ class LoanListCreateApi(GenericApi):
                 "product_name", "requested_amount", "requested_term_months", "principal", "bucket",
                 "days_past_due", "status_changed_at", "created_at",
             ]  # fmt: skip
+            read_only_fields = fields
 
         def get_stage(self, loan: Loan) -> str | None:
             return portal_stage_key(loan.status)
@@ -418,7 +423,6 @@ class LoanListCreateApi(GenericApi):
         return loans_visible_to(self.request.user)
 
     @extend_schema(
-        operation_id="loans_list",
         summary="贷款列表",
         responses={200: OutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
@@ -442,6 +446,8 @@ class LoanListCreateApi(GenericApi):
 
 
 class LoanDetailApi(Api):
+    """One loan with its offer terms, missing documents and the actions open to the requesting user."""
+
     permission_classes = [IsAuthenticated, ActionPermission]
     required_perms = {"GET": "applications.view_loan"}
     customer_methods = ("GET",)
@@ -463,6 +469,7 @@ class LoanDetailApi(Api):
                 "settled_on", "risk_class", "updated_at", "required_documents", "missing_documents",
                 "available_transitions", "next_step",
             ]  # fmt: skip
+            read_only_fields = fields
 
         def get_required_documents(self, loan: Loan) -> list[str]:
             return selectors.required_documents(loan)
@@ -478,7 +485,6 @@ class LoanDetailApi(Api):
             return str(selectors.NEXT_STEP.get(LoanStatus(loan.status), ""))
 
     @extend_schema(
-        operation_id="loans_retrieve",
         summary="贷款详情",
         responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
@@ -510,6 +516,7 @@ class LoanTimelineApi(Api):
                 "id", "transition", "from_status", "from_status_display", "to_status", "to_status_display",
                 "actor_name", "reason", "occurred_at",
             ]  # fmt: skip
+            read_only_fields = fields
 
         def get_actor_name(self, event: LoanStageEvent) -> str:
             actor = event.actor
@@ -518,7 +525,6 @@ class LoanTimelineApi(Api):
             return actor.get_full_name() or actor.get_username()
 
     @extend_schema(
-        operation_id="loans_timeline",
         summary="贷款阶段记录",
         responses={200: OutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
@@ -551,12 +557,12 @@ class LoanDocumentListCreateApi(Api):
                 "id", "doc_type", "doc_type_display", "original_name", "content_type", "size", "sha256",
                 "uploaded_at", "download_url",
             ]  # fmt: skip
+            read_only_fields = fields
 
         def get_download_url(self, document: LoanDocument) -> str:
             return reverse("api:document-download", kwargs={"document_id": document.pk})
 
     @extend_schema(
-        operation_id="loans_documents_list",
         summary="申请材料列表",
         responses={200: OutputSerializer(many=True), **error_responses(401, 403, 404)},
     )
@@ -565,7 +571,6 @@ class LoanDocumentListCreateApi(Api):
         return Response(self.OutputSerializer(loan.documents.order_by("id"), many=True).data)
 
     @extend_schema(
-        operation_id="loans_documents_create",
         summary="上传申请材料",
         request={"multipart/form-data": InputSerializer},
         responses={201: OutputSerializer, **error_responses(400, 401, 403, 404, 422)},
@@ -583,13 +588,14 @@ class LoanDocumentListCreateApi(Api):
 
 
 class DocumentDownloadApi(Api):
+    """The stored bytes of one application document (others' documents → 404)."""
+
     permission_classes = [IsAuthenticated, ActionPermission]
     required_perms = {"GET": "applications.view_loandocument"}
     customer_methods = ("GET",)
     content_negotiation_class = FileDownloadNegotiation
 
     @extend_schema(
-        operation_id="documents_download",
         summary="下载申请材料",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF、JPG 或 PNG"),
@@ -631,7 +637,6 @@ class LoanTransitionApi(Api):
         if "transition" not in cls.__dict__:
             return
         extend_schema(
-            operation_id=f"loans_{cls.transition}",
             summary=(cls.__doc__ or cls.transition).strip().splitlines()[0],
             request=cls.InputSerializer,
             responses={200: LoanDetailApi.OutputSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
@@ -693,7 +698,6 @@ class LoanWithdrawApi(LoanTransitionApi):
 
 # LoanListCreateApi.post answers with the detail representation, which is defined after it.
 extend_schema(
-    operation_id="loans_create",
     summary="新建贷款申请（草稿）",
     request=LoanListCreateApi.InputSerializer,
     responses={201: LoanDetailApi.OutputSerializer, **error_responses(400, 401, 403, 404)},

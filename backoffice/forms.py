@@ -56,9 +56,7 @@ class CustomerFilterForm(forms.Form):
         label=_("搜索"),
         required=False,
         max_length=100,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("姓名/企业名称 / 手机号 / 证件号")}
-        ),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("姓名/企业名称 / 手机号 / 证件号")}),
     )
     kind = forms.ChoiceField(
         label=_("借款人类型"), required=False, choices=[("", _("全部类型")), *ApplicantType.choices]
@@ -96,9 +94,7 @@ class ApproveForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason_codes = forms.MultipleChoiceField(
-        label=_("拒绝原因"), widget=forms.CheckboxSelectMultiple, choices=()
-    )
+    reason_codes = forms.MultipleChoiceField(label=_("拒绝原因"), widget=forms.CheckboxSelectMultiple, choices=())
     note = forms.CharField(label=_("审查意见"), max_length=2000, widget=_textarea(4))
 
     def __init__(self, *args: Any, reasons: dict[str, tuple[str, str]], **kwargs: Any) -> None:

@@ -1,5 +1,32 @@
-"""Back-office pages (namespace backoffice)."""
+"""Back-office pages (namespace `backoffice`, mounted at /backoffice/).
 
-from django.urls import URLPattern
+Only this app's own routes live here; the calculator, dashboard and product pages are added by their
+owners (loanops/urls_backoffice.py).
+"""
 
-urlpatterns: list[URLPattern] = []
+from django.urls import path
+
+from backoffice.views import customers, loans, repayments, transitions
+
+urlpatterns = [
+    path("", loans.QueueView.as_view(), name="queue"),
+    path("loans/", loans.LoanListView.as_view(), name="loan-list"),
+    path("loans/<int:pk>/", loans.LoanDetailView.as_view(), name="loan-detail"),
+    path("loans/<int:pk>/documents/new/", loans.LoanDocumentUploadView.as_view(), name="loan-document-upload"),
+    path("loans/<int:pk>/repayments/new/", repayments.RepaymentCreateView.as_view(), name="loan-repayment"),
+    path("documents/<int:pk>/download/", loans.DocumentDownloadView.as_view(), name="document-download"),
+    path("contracts/<int:pk>/download/", loans.ContractDownloadView.as_view(), name="contract-download"),
+    path("customers/", customers.CustomerListView.as_view(), name="customer-list"),
+    path("customers/new/", customers.CustomerCreateView.as_view(), name="customer-create"),
+    path("customers/<int:pk>/", customers.CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<int:pk>/loans/new/", loans.LoanCreateView.as_view(), name="loan-create"),
+    # One URL per transition: loan-submit, loan-start-review, loan-request-supplement, loan-approve, ...
+    *(
+        path(
+            f"loans/<int:pk>/{name.replace('_', '-')}/",
+            view.as_view(),
+            name=f"loan-{name.replace('_', '-')}",
+        )
+        for name, view in transitions.TRANSITION_VIEWS.items()
+    ),
+]

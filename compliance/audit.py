@@ -25,9 +25,7 @@ _CHAIN_LOCK_KEY = 7_202_611  # arbitrary, fixed advisory-lock key for the audit 
 
 
 def _canonical(payload: dict[str, Any]) -> str:
-    return json.dumps(
-        payload, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
+    return json.dumps(payload, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _normalise(value: Any) -> Any:

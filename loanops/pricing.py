@@ -36,9 +36,7 @@ def months_between(start: date, on: date) -> int:
     return (on.year - start.year) * 12 + (on.month - start.month)
 
 
-def _npv_and_derivative(
-    flows: list[tuple[int, Decimal]], received: Decimal, i: Decimal
-) -> tuple[Decimal, Decimal]:
+def _npv_and_derivative(flows: list[tuple[int, Decimal]], received: Decimal, i: Decimal) -> tuple[Decimal, Decimal]:
     """``f(i) = Σ a_k (1+i)^-k − received`` and ``f'(i) = −Σ k a_k (1+i)^-(k+1)``."""
     v = _ONE / (_ONE + i)
     value = -received

@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("underwriting.urls_api")),
     path("", include("contracts.urls_api")),
     path("", include("servicing.urls_api")),
+    path("", include("servicing.urls_api_transitions")),
     path("", include("reporting.urls_api")),
 ]

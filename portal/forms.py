@@ -92,9 +92,7 @@ class ProductChoiceField(forms.ModelChoiceField):
 class LoanApplyForm(ServiceErrorsMixin, forms.Form):
     service_field_map = {}
 
-    product = ProductChoiceField(
-        label=_("贷款产品"), queryset=Product.objects.none(), empty_label=_("请选择产品")
-    )
+    product = ProductChoiceField(label=_("贷款产品"), queryset=Product.objects.none(), empty_label=_("请选择产品"))
     requested_amount = forms.DecimalField(
         label=_("申请金额（元）"),
         max_digits=18,

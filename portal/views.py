@@ -33,6 +33,7 @@ from contracts import selectors as contract_selectors
 from contracts import services as contract_services
 from contracts.models import Contract
 from loanops.exceptions import DomainError
+from loanops.schedule import build_schedule, summarize
 from portal.forms import (
     ContractSignForm,
     DocumentUploadForm,
@@ -41,7 +42,6 @@ from portal.forms import (
     WithdrawForm,
 )
 from servicing import selectors as servicing_selectors
-from servicing.schedule import build_schedule, summarize
 from underwriting.models import RiskReview
 from underwriting.selectors import REJECT_REASONS
 
@@ -132,9 +132,7 @@ class LoanListView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         loans = list(
             app_selectors.loans_visible_to(request.user)
-            .prefetch_related(
-                Prefetch("documents", queryset=LoanDocument.objects.only("id", "loan_id", "doc_type"))
-            )
+            .prefetch_related(Prefetch("documents", queryset=LoanDocument.objects.only("id", "loan_id", "doc_type")))
             .order_by("-created_at", "-id")
         )
         cards = []
@@ -151,6 +149,7 @@ class LoanListView(CustomerRequiredMixin, View):
                     "missing_count": len(missing),
                     "amount": loan.principal if loan.principal is not None else loan.requested_amount,
                     "term": loan.term_months or loan.requested_term_months,
+                    "ended": app_selectors.portal_stage_key(loan.status) is None,
                     "needs_action": loan.status
                     in {S.DRAFT, S.SUPPLEMENT_REQUIRED, S.OFFERED, S.CONTRACT_PENDING, S.OVERDUE},
                 }
@@ -199,9 +198,7 @@ class LoanApplyView(CustomerRequiredMixin, View):
             form.add_service_errors(exc)
             messages.error(request, exc.message)
             return self._render(request, form, status=exc.http_status)
-        messages.success(
-            request, _("申请 %(ref)s 已创建。请上传所需材料，然后提交申请。") % {"ref": loan.reference}
-        )
+        messages.success(request, _("申请 %(ref)s 已创建。请上传所需材料，然后提交申请。") % {"ref": loan.reference})
         return redirect("portal:loan-detail", loan_id=loan.pk)
 
 
@@ -209,16 +206,18 @@ class LoanApplyView(CustomerRequiredMixin, View):
 
 
 def _stage_rows(loan: Loan, now: datetime) -> list[dict[str, Any]]:
-    """The six stages with the time spent in each; an ended loan (rejected, withdrawn, written off) gets
-    the stages it went through marked done and a final item saying how it ended."""
+    """The six stages with the time spent in each; an ended loan (rejected, withdrawn, written off) shows
+    the stages it went through, then a final item saying how it ended."""
     ended_early = app_selectors.portal_stage_key(loan.status) is None
     rows = []
     for stage in app_selectors.portal_progress(loan):
         started, ended = stage["started"], stage["ended"]
         state = stage["state"]
         if ended_early:
-            state = "done" if started else "todo"
-            ended = ended or (loan.status_changed_at if started else None)
+            if not started:
+                continue  # an ended loan shows the stages it went through, then how it ended
+            state = "done"
+            ended = ended or loan.status_changed_at
         duration = ""
         if started and state in ("done", "current") and stage["key"] != "settled" and (state == "current" or ended):
             duration = timesince(started, ended or now, depth=2)
@@ -266,7 +265,9 @@ def _outstanding_items(loan: Loan, documents: list[LoanDocument], supplement: di
     outstanding = app_selectors.loan_missing_documents(loan, present=present)
     if supplement:
         outstanding += [
-            item["doc_type"] for item in supplement["items"] if not item["supplied"] and item["doc_type"] not in outstanding
+            item["doc_type"]
+            for item in supplement["items"]
+            if not item["supplied"] and item["doc_type"] not in outstanding
         ]
     return outstanding
 
@@ -281,19 +282,18 @@ def _reject_text(loan: Loan) -> str:
 
 def _offer_context(loan: Loan) -> dict[str, Any]:
     context: dict[str, Any] = {"offer_rows": [], "offer_summary": None, "offer_error": ""}
-    if not all(
-        value is not None
-        for value in (loan.principal, loan.annual_rate, loan.term_months, loan.repayment_method, loan.first_due_date)
-    ):
+    principal, annual_rate, term = loan.principal, loan.annual_rate, loan.term_months
+    method, first_due_date = loan.repayment_method, loan.first_due_date
+    if principal is None or annual_rate is None or term is None or not method or first_due_date is None:
         context["offer_error"] = _("借款方案尚未生成完整，请稍后刷新页面。")
         return context
     try:
         rows = build_schedule(
-            principal=loan.principal,
-            annual_rate=loan.annual_rate,
-            term_months=loan.term_months,
-            method=loan.repayment_method,
-            first_due_date=loan.first_due_date,
+            principal=principal,
+            annual_rate=annual_rate,
+            term_months=term,
+            method=method,
+            first_due_date=first_due_date,
         )
     except DomainError:
         context["offer_error"] = _("还款计划暂时无法生成，请联系客服。")
@@ -319,6 +319,9 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
         "withdraw_form": overrides.pop("withdraw_form", None) or WithdrawForm(),
         "is_problem": status in {S.SUPPLEMENT_REQUIRED, S.OVERDUE},
         "is_failed": status in {S.REJECTED, S.WITHDRAWN, S.WRITTEN_OFF},
+        # the agreed terms, once the offer was accepted (the offer card shows them while `offered`)
+        "show_terms": loan.principal is not None
+        and status not in {S.OFFERED, S.CONTRACT_PENDING, S.REJECTED, S.WITHDRAWN},
     }
     if status in DOCUMENT_STATUSES:
         supplement = _supplement_context(loan, documents) if status == S.SUPPLEMENT_REQUIRED else None
@@ -333,7 +336,8 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
                 {
                     "doc_type": doc_type,
                     "label": DocumentType(doc_type).label,
-                    "missing": doc_type in outstanding,
+                    "missing": doc_type not in latest,
+                    "resupply": doc_type in latest and doc_type in outstanding,
                     "document": latest.get(doc_type),
                     "form": bound_forms.get(doc_type) or DocumentUploadForm(doc_type=doc_type),
                 }
@@ -416,7 +420,10 @@ class DocumentUploadView(LoanActionView):
     def perform(self, request: HttpRequest, loan: Loan) -> HttpResponse | None:
         form = DocumentUploadForm(request.POST, request.FILES, doc_type=self.doc_type)
         if not form.is_valid():
-            messages.error(request, _("上传失败：%(errors)s") % {"errors": " ".join(form.errors.get("file", []))})
+            messages.error(
+                request,
+                _("上传失败：%(errors)s") % {"errors": " ".join(str(error) for error in form.errors.get("file", []))},
+            )
             return render_loan_detail(request, loan, status=400, upload_forms={self.doc_type: form})
         try:
             app_services.document_upload(
@@ -425,9 +432,7 @@ class DocumentUploadView(LoanActionView):
         except DomainError as exc:
             form.add_service_errors(exc)
             return self.refused(request, loan.pk, exc, upload_forms={self.doc_type: form})
-        messages.success(
-            request, _("「%(label)s」已上传。") % {"label": DocumentType(self.doc_type).label}
-        )
+        messages.success(request, _("「%(label)s」已上传。") % {"label": DocumentType(self.doc_type).label})
         return None
 
 

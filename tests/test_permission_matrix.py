@@ -105,9 +105,7 @@ def role_users() -> dict[str, object]:
     user_model = get_user_model()
     users: dict[str, object] = {}
     for role in (*roles.STAFF_ROLES, roles.CUSTOMER):
-        user = user_model.objects.create_user(
-            username=f"u-{role}", password="x" * 12, is_staff=role != roles.CUSTOMER
-        )
+        user = user_model.objects.create_user(username=f"u-{role}", password="x" * 12, is_staff=role != roles.CUSTOMER)
         user.groups.add(Group.objects.get(name=role))
         users[role] = user
     users[roles.SYSTEM] = user_model.objects.get(username="system")
@@ -155,9 +153,7 @@ def test_role_permission_matrix(transition: str, role_users: dict[str, object], 
     source = sorted(GRAPH[transition][0])[0]
     maker = role_users[roles.OPS]
     loan = _loan(product, source, prepared_by=maker)
-    allowed = {
-        role for role, user in role_users.items() if fsm.has_transition_perm(getattr(loan, transition), user)
-    }
+    allowed = {role for role, user in role_users.items() if fsm.has_transition_perm(getattr(loan, transition), user)}
     assert allowed == EXPECTED[transition]
 
 
@@ -168,9 +164,7 @@ def test_four_eyes_the_maker_cannot_check(role_users: dict[str, object], product
     assert "disburse" not in available_transitions(loan, manager)
 
 
-def test_illegal_transition_is_refused_and_writes_nothing(
-    role_users: dict[str, object], product: Product
-) -> None:
+def test_illegal_transition_is_refused_and_writes_nothing(role_users: dict[str, object], product: Product) -> None:
     loan = _loan(product, S.DRAFT)
     before = (AuditEvent.objects.count(), LoanStageEvent.objects.count())
     with pytest.raises(InvalidTransition), transaction.atomic():
@@ -212,9 +206,7 @@ def test_status_cannot_be_assigned_directly(product: Product) -> None:
         loan.status = S.APPROVED  # type: ignore[misc]
 
 
-def test_stale_copy_cannot_overwrite_a_concurrent_transition(
-    role_users: dict[str, object], product: Product
-) -> None:
+def test_stale_copy_cannot_overwrite_a_concurrent_transition(role_users: dict[str, object], product: Product) -> None:
     loan = _loan(product, S.RISK_REVIEW)
     stale = Loan.objects.get(pk=loan.pk)
     with transaction.atomic():

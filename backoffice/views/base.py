@@ -82,4 +82,3 @@ def mask_phone(value: str | None) -> str:
     if len(value) == 11:
         return f"{value[:3]}****{value[-4:]}"
     return mask_id_number(value)
-

@@ -53,9 +53,7 @@ class CustomerListView(StaffPermissionMixin, View):
             customer.id_masked = mask_id_number(customer.id_number)  # type: ignore[attr-defined]
             customer.phone_masked = mask_phone(customer.phone)  # type: ignore[attr-defined]
         context = {"page_title": _("客户"), "form": form, "page_obj": page, "filtered": bool(query or data.get("kind"))}
-        template = (
-            "backoffice/partials/customer_results.html" if is_htmx(request) else "backoffice/customer_list.html"
-        )
+        template = "backoffice/partials/customer_results.html" if is_htmx(request) else "backoffice/customer_list.html"
         return render(request, template, context)
 
 

@@ -45,6 +45,7 @@ from backoffice.views.base import (
     mask_phone,
     paginate,
 )
+from backoffice.views.repayments import balance_rows
 from backoffice.views.transitions import loan_actions
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
@@ -210,11 +211,7 @@ class LoanDetailView(StaffPermissionMixin, View):
 
         user = request.user
         try:
-            loan = (
-                loans_visible_to(user)
-                .select_related("created_by", "prepared_by")
-                .get(pk=pk)
-            )
+            loan = loans_visible_to(user).select_related("created_by", "prepared_by").get(pk=pk)
         except Loan.DoesNotExist as exc:
             raise Http404("贷款不存在") from exc
         customer = loan.customer
@@ -256,6 +253,7 @@ class LoanDetailView(StaffPermissionMixin, View):
             "checker_name": actor_display(checker) if checker else "",
             "schedule": schedule,
             "schedule_totals": _schedule_totals(schedule),
+            "balances": balance_rows(loan) if loan.disbursed_on else [],
             "repayments": repayments,
             "timeline": _stage_timeline(loan, events),
             "can_upload": user.has_perm("applications.add_loandocument")

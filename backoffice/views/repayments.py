@@ -30,6 +30,23 @@ def allocation_summary(repayment: Any) -> list[tuple[str, Decimal]]:
     return [(str(AllocationComponent(c).label), totals[c]) for c in AllocationComponent.values if c in totals]
 
 
+def balance_rows(loan: Loan) -> list[tuple[str, Decimal]]:
+    """The loan's balances from its journal, labelled for display: [(label, amount), ...]."""
+    from servicing.models import Account
+    from servicing.selectors import loan_balances
+
+    balances = loan_balances(loan)
+    labels = {
+        "principal_receivable": Account.PRINCIPAL_RECEIVABLE.label,
+        "interest_receivable": Account.INTEREST_RECEIVABLE.label,
+        "penalty_receivable": Account.PENALTY_RECEIVABLE.label,
+        "fee_receivable": Account.FEE_RECEIVABLE.label,
+        "total_receivable": _("应收合计"),
+        "overpayment": Account.OVERPAYMENT.label,
+    }
+    return [(str(labels[key]), balances[key]) for key in labels if key in balances]
+
+
 class RepaymentCreateView(StaffPermissionMixin, View):
     permission_required = "servicing.add_repayment"
     template_name = "backoffice/repayment_form.html"
@@ -42,14 +59,12 @@ class RepaymentCreateView(StaffPermissionMixin, View):
         return RepaymentForm(data, initial=initial, channels=list(RepaymentChannel.choices))
 
     def render_form(self, loan: Loan, form: RepaymentForm, status: int = 200) -> HttpResponse:
-        from servicing.selectors import loan_balances
-
         context = {
             "page_title": _("登记还款"),
             "loan": loan,
             "form": form,
             "repayable": loan.status in SERVICING_STATUSES,
-            "balances": loan_balances(loan) if loan.status in SERVICING_STATUSES else None,
+            "balances": balance_rows(loan) if loan.status in SERVICING_STATUSES else [],
         }
         return render(self.request, self.template_name, context, status=status)
 
@@ -83,4 +98,3 @@ class RepaymentCreateView(StaffPermissionMixin, View):
             % {"amount": format_money(repayment.amount), "parts": parts or "—"},
         )
         return redirect(reverse("backoffice:loan-detail", kwargs={"pk": loan.pk}) + "#repayments")
-
