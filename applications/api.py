@@ -13,7 +13,7 @@ Shared here (later stages import them; this module imports no later stage):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,7 +87,7 @@ class ApiSchema(AutoSchema):
     def get_serializer_name(self, serializer: serializers.BaseSerializer, direction: Any) -> str:
         owner, _, name = type(serializer).__qualname__.rpartition(".")
         if not owner:
-            return super().get_serializer_name(serializer, direction)
+            return super().get_serializer_name(serializer, direction)  # type: ignore[arg-type]
         return owner.rpartition(".")[2].removesuffix("Api") + name
 
 
@@ -108,7 +108,7 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 _ERROR_TEXT = {
@@ -172,8 +172,9 @@ class FileDownloadNegotiation(BaseContentNegotiation):
     def select_parser(self, request: Request, parsers: Any) -> Any:
         return parsers[0] if parsers else None
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: Any = None) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def _filename(stem_source: str, extension: str) -> str:
@@ -188,7 +189,7 @@ def _filename(stem_source: str, extension: str) -> str:
 class AuthTokenApi(Api):
     """Username + password → API token. Customers log in with their phone number as the username."""
 
-    authentication_classes: ClassVar[list[Any]] = []
+    authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]

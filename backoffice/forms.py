@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
@@ -13,7 +13,7 @@ from applications.models import ApplicantType, DocumentType, Industry, LoanStatu
 from loanops.types import RepaymentMethod
 
 BUCKETS = ("M0", "M1", "M2", "M3", "M3+")
-MONEY = {"max_digits": 18, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
 
 
 def _textarea(rows: int = 3) -> forms.Textarea:
@@ -43,8 +43,8 @@ class LoanFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", _("全部状态")), *LoanStatus.choices]
-        self.fields["bucket"].choices = [("", _("全部账龄")), *((b, b) for b in BUCKETS)]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", _("全部状态")), *LoanStatus.choices]
+        cast(forms.ChoiceField, self.fields["bucket"]).choices = [("", _("全部账龄")), *((b, b) for b in BUCKETS)]
         product_field = self.fields["product"]
         assert isinstance(product_field, forms.ModelChoiceField)
         product_field.queryset = Product.objects.order_by("code")
@@ -235,7 +235,7 @@ class LoanCreateForm(forms.Form):
         field = self.fields["product"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = products
-        field.label_from_instance = lambda p: (  # type: ignore[method-assign]
+        field.label_from_instance = lambda p: (  # type: ignore[method-assign,assignment]
             f"{p.name}（{p.min_amount:,.0f}–{p.max_amount:,.0f} 元，{p.min_term_months}–{p.max_term_months} 个月）"
         )
 
