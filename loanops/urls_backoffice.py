@@ -4,4 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("backoffice.urls")),
+    path("", include("reporting.urls_backoffice")),
+    path("", include("underwriting.urls_backoffice")),
 ]

@@ -50,9 +50,10 @@ def hung_broker() -> Iterator[str]:
 def test_enqueue_to_a_hung_broker_gives_up_quickly_and_the_change_commits(
     hung_broker: str, django_capture_on_commit_callbacks, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = Celery("hung-broker-test")
+    # The broker given to the constructor takes precedence over CELERY_BROKER_URL from the settings;
+    # every other option (timeouts, retry policy) comes from the project settings under test.
+    app = Celery("hung-broker-test", broker=hung_broker)
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.broker_url = hung_broker
     app.conf.task_always_eager = False
 
     @app.task(name="tests.noop")
