@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -16,7 +17,12 @@ from django.contrib.auth.models import Group
 from applications.models import Customer, Loan, LoanStatus, Product
 from loanops import tasks as kernel_tasks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # Celery keeps the settings' broker once configured; with a live broker configured the publish would
+    # reach it. The embedded-default run exercises the timeout path (known gap, see the session note).
+    pytest.mark.skipif(bool(os.environ.get("CELERY_BROKER_URL")), reason="runs without a configured broker"),
+]
 
 
 @pytest.fixture
