@@ -116,7 +116,9 @@ class MakeOfferForm(forms.Form):
     )
     term_months = forms.IntegerField(label=_("期限（月）"), min_value=1, max_value=360)
     repayment_method = forms.ChoiceField(label=_("还款方式"), choices=RepaymentMethod.choices)
-    first_due_date = forms.DateField(label=_("首期还款日"), widget=forms.DateInput(attrs={"type": "date"}))
+    first_due_date = forms.DateField(
+        label=_("首期还款日"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+    )
     reason = forms.CharField(label=_("备注"), required=False, max_length=2000, widget=_textarea(2))
 
     def __init__(self, *args: Any, methods: list[str] | None = None, **kwargs: Any) -> None:
@@ -151,7 +153,7 @@ class DisburseForm(forms.Form):
 
 class RepaymentForm(forms.Form):
     amount = _money_field(_("还款金额（元）"))
-    paid_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    paid_on = forms.DateField(label=_("到账日期"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     channel = forms.ChoiceField(label=_("还款渠道"))
     reference = forms.CharField(
         label=_("流水号"), required=False, max_length=64, help_text=_("银行或支付渠道的交易流水号，便于对账。")
