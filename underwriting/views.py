@@ -27,7 +27,9 @@ class CalculatorForm(forms.Form):
     )
     term_months = forms.IntegerField(label=_("期限（月）"), initial=12)
     method = forms.ChoiceField(label=_("还款方式"), choices=RepaymentMethod.choices)
-    first_due_date = forms.DateField(label=_("首期还款日"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    first_due_date = forms.DateField(
+        label=_("首期还款日"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+    )
 
 
 class CalculatorView(LoginRequiredMixin, UserPassesTestMixin, FormView):
