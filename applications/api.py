@@ -97,13 +97,13 @@ class Api(APIView):
     schema = ApiSchema()
 
 
-class GenericApi(GenericAPIView):  # type: ignore[type-arg]
+class GenericApi(GenericAPIView):
     """Base of list views (django-filter FilterSet + pagination, documented by the schema)."""
 
     schema = ApiSchema()
 
 
-class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorSerializer(serializers.Serializer):
     """The one error shape (loanops.api.exception_handler)."""
 
     code = serializers.CharField()
@@ -192,11 +192,11 @@ class AuthTokenApi(Api):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150, help_text="用户名；借款人为手机号")
         password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
-    class OutputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.Serializer):
         token = serializers.CharField(help_text="请求头 `Authorization: Token <token>`")
 
     @extend_schema(
@@ -255,7 +255,7 @@ class CustomerListCreateApi(GenericApi):
     customer_methods = ("GET",)
     filterset_class = CustomerFilter
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         # Types only: `customer_create` validates content (ID checksum, USCC, phone, uniqueness…).
         kind = serializers.ChoiceField(choices=ApplicantType.choices)
         name = serializers.CharField(max_length=120)
@@ -278,7 +278,7 @@ class CustomerListCreateApi(GenericApi):
             help_text="给出时开通借款人门户账号（用户名为手机号）",
         )
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         kind_display = serializers.CharField(source="get_kind_display", read_only=True)
         industry_display = serializers.CharField(source="get_industry_display", read_only=True)
         id_number = MaskedIdNumberField(read_only=True, help_text="脱敏显示：前 6 位 + ******** + 后 4 位")
@@ -394,7 +394,7 @@ class LoanListCreateApi(GenericApi):
     customer_methods = ("GET", "POST")
     filterset_class = LoanFilter
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         customer = serializers.IntegerField(required=False, help_text="借款人 ID；借款人本人申请时可省略")
         product = serializers.IntegerField()
         requested_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
@@ -402,7 +402,7 @@ class LoanListCreateApi(GenericApi):
         purpose = serializers.CharField(max_length=200)
         repayment_source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         status_display = serializers.CharField(source="get_status_display", read_only=True)
         stage = serializers.SerializerMethodField(help_text="借款人看到的阶段（终态如拒绝、撤回为 null）")
         customer_name = serializers.CharField(source="customer.name", read_only=True)
@@ -506,7 +506,7 @@ class LoanTimelineApi(Api):
     required_perms = {"GET": "applications.view_loan"}
     customer_methods = ("GET",)
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         from_status_display = serializers.CharField(source="get_from_status_display", read_only=True)
         to_status_display = serializers.CharField(source="get_to_status_display", read_only=True)
         actor_name = serializers.SerializerMethodField()
@@ -543,12 +543,12 @@ class LoanDocumentListCreateApi(Api):
     customer_methods = ("GET", "POST")
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         # Types only: `document_upload` decides the file type by its bytes and checks the size.
         doc_type = serializers.ChoiceField(choices=DocumentType.choices)
         file = serializers.FileField()
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         doc_type_display = serializers.CharField(source="get_doc_type_display", read_only=True)
         download_url = serializers.SerializerMethodField()
 
@@ -630,7 +630,7 @@ class LoanTransitionApi(Api):
     service: ClassVar[Callable[..., Any]]
     permission_classes = [IsAuthenticated, TransitionPermission]
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -682,7 +682,7 @@ class LoanRequestSupplementApi(LoanTransitionApi):
     transition = "request_supplement"
     service = staticmethod(loan_request_supplement)
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         items = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices))
         message = serializers.CharField(max_length=2000, help_text="补件说明（同时作为阶段记录的原因）")
 
@@ -693,7 +693,7 @@ class LoanWithdrawApi(LoanTransitionApi):
     transition = "withdraw"
     service = staticmethod(loan_withdraw)
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=2000, allow_blank=True)
 
 

@@ -35,7 +35,7 @@ class LoanFilterForm(forms.Form):
         label=_("搜索"),
         required=False,
         max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("贷款编号 / 借款人姓名 / 手机号")}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("编号 / 姓名 / 手机号")}),
     )
     status = forms.ChoiceField(label=_("状态"), required=False)
     product = forms.ModelChoiceField(label=_("产品"), required=False, queryset=Product.objects.none())

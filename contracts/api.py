@@ -38,7 +38,7 @@ class LoanSignContractApi(LoanTransitionApi):
     transition = "sign_contract"
     service = staticmethod(contract_sign)
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         consent = serializers.BooleanField(help_text="已阅读并同意合同全部条款（必须为 true）")
 
     def service_kwargs(self, request: Request, data: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +71,7 @@ class LoanContractApi(Api):
     required_perms = {"GET": "applications.view_loan"}
     customer_methods = ("GET",)
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         status_display = serializers.CharField(source="get_status_display", read_only=True)
         download_url = serializers.SerializerMethodField()
 

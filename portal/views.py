@@ -28,7 +28,7 @@ from django.views import View
 
 from applications import selectors as app_selectors
 from applications import services as app_services
-from applications.models import DocumentType, Loan, LoanDocument, LoanStatus, SupplementRequest
+from applications.models import PRE_DISBURSEMENT, DocumentType, Loan, LoanDocument, LoanStatus, SupplementRequest
 from contracts import selectors as contract_selectors
 from contracts import services as contract_services
 from contracts.models import Contract
@@ -48,17 +48,7 @@ from underwriting.selectors import REJECT_REASONS
 S = LoanStatus
 DOCUMENT_STATUSES = {S.DRAFT, S.SUPPLEMENT_REQUIRED}
 SUBMIT_STATUSES = {S.DRAFT, S.SUPPLEMENT_REQUIRED}
-WITHDRAW_STATUSES = {
-    S.DRAFT,
-    S.SUBMITTED,
-    S.SUPPLEMENT_REQUIRED,
-    S.RISK_REVIEW,
-    S.APPROVED,
-    S.OFFERED,
-    S.CONTRACT_PENDING,
-    S.CONTRACT_SIGNED,
-    S.DISBURSEMENT_PENDING,
-}
+WITHDRAW_STATUSES = set(PRE_DISBURSEMENT)  # the customer may withdraw any time before disbursement
 SERVICING_VIEW_STATUSES = {S.ACTIVE, S.OVERDUE, S.SETTLED, S.ARCHIVED, S.WRITTEN_OFF}
 
 
@@ -318,7 +308,6 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
         "show_documents": status in DOCUMENT_STATUSES,
         "withdraw_form": overrides.pop("withdraw_form", None) or WithdrawForm(),
         "is_problem": status in {S.SUPPLEMENT_REQUIRED, S.OVERDUE},
-        "is_failed": status in {S.REJECTED, S.WITHDRAWN, S.WRITTEN_OFF},
         # the agreed terms, once the offer was accepted (the offer card shows them while `offered`)
         "show_terms": loan.principal is not None
         and status not in {S.OFFERED, S.CONTRACT_PENDING, S.REJECTED, S.WITHDRAWN},
@@ -330,6 +319,9 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
         latest: dict[str, LoanDocument] = {}
         for doc in documents:
             latest.setdefault(doc.doc_type, doc)
+        supplement_items = supplement["items"] if supplement else []
+        supplement_types = {item["doc_type"] for item in supplement_items}
+        pending_supplement = {item["doc_type"] for item in supplement_items if not item["supplied"]}
         checklist = []
         for doc_type in app_selectors.required_documents(loan):
             checklist.append(
@@ -337,7 +329,9 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
                     "doc_type": doc_type,
                     "label": DocumentType(doc_type).label,
                     "missing": doc_type not in latest,
-                    "resupply": doc_type in latest and doc_type in outstanding,
+                    # asked for again in the open supplement round: uploaded in the supplement card
+                    "resupply": doc_type in supplement_types,
+                    "resupply_pending": doc_type in pending_supplement,
                     "document": latest.get(doc_type),
                     "form": bound_forms.get(doc_type) or DocumentUploadForm(doc_type=doc_type),
                 }

@@ -1,5 +1,9 @@
-"""API routes of this stage (included under /api/v1/)."""
+"""API routes of reporting (included under /api/v1/, namespace "api")."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from reporting import api
+
+urlpatterns: list[URLPattern] = [
+    path("reports/monthly/", api.MonthlyReportApi.as_view(), name="report-monthly"),
+]

@@ -1,3 +1,5 @@
+"""Back-office routes of reporting (namespace `backoffice`, mounted at /backoffice/)."""
+
 from django.urls import path
 
 from reporting import views

@@ -58,7 +58,7 @@ class ProductListCreateApi(GenericApi):
     customer_methods = ("GET",)
     filterset_class = ProductFilter
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         # Types only: `product_create` / `product_update` check ranges, codes and consistency.
         code = serializers.CharField(max_length=40)
         name = serializers.CharField(max_length=80)
@@ -83,7 +83,7 @@ class ProductListCreateApi(GenericApi):
         origination_fee_rate = _rate(required=False)
         is_active = serializers.BooleanField(required=False, default=True)
 
-    class OutputSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class OutputSerializer(serializers.ModelSerializer):
         applicant_type_display = serializers.CharField(source="get_applicant_type_display", read_only=True)
         repayment_methods = serializers.ListField(child=serializers.ChoiceField(choices=RepaymentMethod.choices))
         required_documents = serializers.ListField(child=serializers.ChoiceField(choices=DocumentType.choices))
@@ -162,7 +162,7 @@ class LoanApproveApi(LoanTransitionApi):
     transition = "approve"
     service = staticmethod(loan_approve)
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         approved_amount = _money(required=False, allow_null=True, default=None, help_text="省略时为申请金额")
         note = serializers.CharField(max_length=2000, allow_blank=True, help_text="审查意见（记入阶段记录）")
 
@@ -173,7 +173,7 @@ class LoanRejectApi(LoanTransitionApi):
     transition = "reject"
     service = staticmethod(loan_reject)
 
-    class InputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class InputSerializer(serializers.Serializer):
         reason_codes = serializers.ListField(
             child=serializers.ChoiceField(choices=[(code, texts[0]) for code, texts in REJECT_REASONS.items()])
         )

@@ -1,3 +1,5 @@
+"""Back-office routes of the product stage (namespace `backoffice`, mounted at /backoffice/)."""
+
 from django.urls import path
 
 from underwriting import views
@@ -5,4 +7,7 @@ from underwriting import views
 urlpatterns = [
     path("calculator/", views.CalculatorView.as_view(), name="calculator"),
     path("products/", views.ProductListView.as_view(), name="product-list"),
+    path("products/new/", views.ProductCreateView.as_view(), name="product-create"),
+    path("products/<int:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
+    path("products/<int:pk>/edit/", views.ProductEditView.as_view(), name="product-edit"),
 ]

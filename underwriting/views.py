@@ -1,4 +1,10 @@
-"""Back-office pages of the product stage: the repayment calculator (还款试算) and the product catalogue."""
+"""Back-office pages of the product stage: the repayment calculator (还款试算) and the product catalogue.
+
+Views are thin: forms check types, `loanops.schedule` and `underwriting.services` check everything else,
+and their `InputError.fields` land on the matching form fields (`FIELD_MAP` renames where the form shows a
+rate as a percentage). Every page is staff-only; anonymous users go to the login page, others without the
+page's permission get 403. The services check permissions again.
+"""
 
 from __future__ import annotations
 
@@ -7,73 +13,271 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin, UserPassesTestMixin
-from django.http import HttpResponse
-from django.utils.translation import gettext_lazy as _
-from django.views.generic import FormView, ListView
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
 
-from applications.models import Product
+from applications.models import DocumentType, Product
 from loanops.exceptions import DomainError
+from loanops.money import to_money
+from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule, summarize
 from loanops.types import RepaymentMethod
+from underwriting.forms import CalculatorForm, ProductForm, product_initial
+from underwriting.selectors import add_months
+from underwriting.services import product_create, product_update
+
+# --- shared -------------------------------------------------------------------------------------
 
 
-class CalculatorForm(forms.Form):
-    principal = forms.DecimalField(
-        label=_("贷款本金（元）"), max_digits=18, decimal_places=2, initial=Decimal("100000")
+class StaffPermissionRequiredMixin(PermissionRequiredMixin):
+    """Staff only, plus `permission_required` (empty: any staff member)."""
+
+    request: HttpRequest
+    permission_required: Any = ()
+
+    def has_permission(self) -> bool:
+        user = self.request.user
+        return bool(user.is_authenticated and user.is_active and user.is_staff) and super().has_permission()
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """An htmx request that wants a fragment (not a boosted full-page navigation)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def apply_domain_error(form: forms.Form, exc: DomainError, field_map: dict[str, str]) -> None:
+    """Put a refusal on the form: field messages on their (renamed) fields, the rest as non-field errors."""
+    placed = False
+    for name, messages_ in (exc.fields or {}).items():
+        target = field_map.get(name, name)
+        for message in messages_ if isinstance(messages_, list | tuple) else [messages_]:
+            if target in form.fields and not form.fields[target].disabled:
+                form.add_error(target, str(message))
+                placed = True
+            else:
+                form.add_error(None, str(message))
+    if not placed:
+        form.add_error(None, exc.message)
+
+
+def first_due_date_default(today: date | None = None) -> date:
+    """One month from today (clamped to month end), the usual first due date of a new loan."""
+    return add_months(today or timezone.localdate(), 1)
+
+
+def schedule_preview(
+    *,
+    principal: Decimal,
+    annual_rate: Decimal,
+    term_months: int,
+    method: str,
+    first_due_date: date,
+    origination_fee_rate: Decimal = Decimal(0),
+) -> dict[str, Any]:
+    """A schedule with its totals and annualised rate (IRR, PBoC 2021 No. 3), as an offer would compute it.
+
+    The borrower is taken to receive ``principal − to_money(principal × origination_fee_rate)`` one month
+    before the first due date. Raises what `build_schedule` raises (`ScheduleInputError`, `DomainError`);
+    ``apr`` is None when the rate is undefined (e.g. a fee that swallows the principal).
+    """
+    rows = build_schedule(
+        principal=principal,
+        annual_rate=annual_rate,
+        term_months=term_months,
+        method=method,
+        first_due_date=first_due_date,
     )
-    annual_rate_percent = forms.DecimalField(
-        label=_("年利率（%，如 4.9）"), max_digits=9, decimal_places=4, initial=Decimal("4.9")
-    )
-    term_months = forms.IntegerField(label=_("期限（月）"), initial=12)
-    method = forms.ChoiceField(label=_("还款方式"), choices=RepaymentMethod.choices)
-    first_due_date = forms.DateField(
-        label=_("首期还款日"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-    )
+    received = principal - to_money(principal * origination_fee_rate)
+    apr: Decimal | None
+    try:
+        apr = annualised_rate(
+            principal_received=received,
+            payments=[(row.due_date, row.total) for row in rows],
+            start=add_months(first_due_date, -1),
+        )
+    except ValueError:
+        apr = None
+    return {
+        "rows": rows,
+        "summary": summarize(rows),
+        "apr": apr,
+        "principal": principal,
+        "annual_rate": annual_rate,
+        "principal_received": received,
+        "term_months": term_months,
+        "method_label": RepaymentMethod(method).label,
+    }
 
 
-class CalculatorView(LoginRequiredMixin, UserPassesTestMixin, FormView):
-    """Any staff member may use the calculator; it writes nothing."""
+# --- calculator ---------------------------------------------------------------------------------
 
-    form_class = CalculatorForm
+
+class CalculatorView(StaffPermissionRequiredMixin, View):
+    """还款试算: any staff member; writes nothing.
+
+    The form posts with htmx (`hx-post`) and swaps `#calculator` with the fragment; without JavaScript it
+    posts normally and gets the whole page. Errors answer 400/422 to a plain post, but 200 to htmx (which
+    does not swap 4xx answers by default), so the messages reach the screen either way.
+    """
+
     template_name = "underwriting/calculator.html"
+    partial_template_name = "underwriting/partials/calculator_panel.html"
 
-    def test_func(self) -> bool:
-        return bool(self.request.user.is_staff)
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = CalculatorForm(
+            initial={
+                "annual_rate_percent": "4.9",
+                "method": RepaymentMethod.EQUAL_INSTALLMENT,
+                "first_due_date": first_due_date_default(),
+            }
+        )
+        return self.render_panel(form)
 
-    def get_initial(self) -> dict[str, Any]:
-        from django.utils import timezone
-
-        today = timezone.localdate()
-        month = today.month % 12 + 1
-        year = today.year + (today.month == 12)
-        return {**super().get_initial(), "first_due_date": date(year, month, min(today.day, 28))}
-
-    def form_valid(self, form: CalculatorForm) -> HttpResponse:
-        data = form.cleaned_data
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = CalculatorForm(request.POST)
+        if not form.is_valid():
+            return self.render_panel(form, status=400)
         try:
-            rows = build_schedule(
-                principal=data["principal"],
-                annual_rate=data["annual_rate_percent"] / Decimal(100),
-                term_months=data["term_months"],
-                method=data["method"],
-                first_due_date=data["first_due_date"],
-            )
+            preview = schedule_preview(**form.schedule_kwargs())
         except DomainError as exc:
-            for field, messages in exc.fields.items():
-                target = "annual_rate_percent" if field == "annual_rate" else field
-                for message in messages:
-                    form.add_error(target if target in form.fields else None, message)
-            if not exc.fields:
-                form.add_error(None, exc.message)
-            return self.render_to_response(self.get_context_data(form=form), status=exc.http_status)
-        return self.render_to_response(self.get_context_data(form=form, rows=rows, summary=summarize(rows)))
+            apply_domain_error(form, exc, CalculatorForm.FIELD_MAP)
+            return self.render_panel(form, status=exc.http_status)
+        return self.render_panel(form, preview=preview)
+
+    def render_panel(
+        self, form: CalculatorForm, *, preview: dict[str, Any] | None = None, status: int = 200
+    ) -> HttpResponse:
+        context = {"form": form, "preview": preview, "page_title": _("还款试算"), "nav_active": "calculator"}
+        if is_htmx(self.request):
+            return render(self.request, self.partial_template_name, context)
+        return render(self.request, self.template_name, context, status=status)
 
 
-class ProductListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+# --- product catalogue --------------------------------------------------------------------------
+
+
+def _method_labels(product: Product) -> list[str]:
+    return [str(RepaymentMethod(m).label) for m in product.repayment_methods or [] if m in RepaymentMethod.values]
+
+
+def _document_labels(product: Product) -> list[str]:
+    return [str(DocumentType(d).label) for d in product.required_documents or [] if d in DocumentType.values]
+
+
+def _get_product(pk: int) -> Product:
+    try:
+        return Product.objects.get(pk=pk)
+    except Product.DoesNotExist as exc:
+        raise Http404("产品不存在") from exc
+
+
+class ProductListView(StaffPermissionRequiredMixin, View):
+    """贷款产品目录: every product, on sale or not (one query)."""
+
     permission_required = "applications.view_product"
-    template_name = "underwriting/product_list.html"
-    context_object_name = "products"
 
-    def get_queryset(self) -> Any:
-        return Product.objects.order_by("code")
+    def get(self, request: HttpRequest) -> HttpResponse:
+        products = list(Product.objects.order_by("-is_active", "code"))
+        for product in products:
+            product.method_labels = _method_labels(product)  # type: ignore[attr-defined]
+        context = {
+            "page_title": _("贷款产品"),
+            "products": products,
+            "can_add": request.user.has_perm("applications.add_product"),
+        }
+        return render(request, "underwriting/product_list.html", context)
+
+
+class ProductDetailView(StaffPermissionRequiredMixin, View):
+    """One product, with a sample schedule at its maximum amount, minimum rate and maximum term."""
+
+    permission_required = "applications.view_product"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        product = _get_product(pk)
+        methods = [m for m in product.repayment_methods or [] if m in RepaymentMethod.values]
+        preview: dict[str, Any] | None = None
+        preview_error = ""
+        if methods:
+            try:
+                preview = schedule_preview(
+                    principal=product.max_amount,
+                    annual_rate=product.min_rate,
+                    term_months=product.max_term_months,
+                    method=methods[0],
+                    first_due_date=first_due_date_default(),
+                    origination_fee_rate=product.origination_fee_rate,
+                )
+            except DomainError as exc:
+                preview_error = exc.message
+        else:
+            preview_error = _("该产品未设置还款方式，无法试算。")
+        context = {
+            "page_title": product.name,
+            "product": product,
+            "method_labels": _method_labels(product),
+            "document_labels": _document_labels(product),
+            "preview": preview,
+            "preview_error": preview_error,
+            "can_change": request.user.has_perm("applications.change_product"),
+        }
+        return render(request, "underwriting/product_detail.html", context)
+
+
+class ProductFormView(StaffPermissionRequiredMixin, View):
+    """Create or edit a product through the catalogue services; bad input changes nothing (400)."""
+
+    template_name = "underwriting/product_form.html"
+
+    def get_product(self) -> Product | None:
+        return None
+
+    def save(self, form: ProductForm) -> Product:
+        raise NotImplementedError
+
+    def render_form(self, form: ProductForm, *, status: int = 200) -> HttpResponse:
+        product = form.instance
+        title = _("编辑产品：%(name)s") % {"name": product.name} if product else _("新建贷款产品")
+        context = {"page_title": title, "form": form, "product": product}
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        product = self.get_product()
+        if product is None:
+            return self.render_form(ProductForm(initial=product_initial()))
+        return self.render_form(ProductForm(instance=product))
+
+    def post(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        form = ProductForm(request.POST, instance=self.get_product())
+        if not form.is_valid():
+            return self.render_form(form, status=400)
+        try:
+            product = self.save(form)
+        except DomainError as exc:
+            apply_domain_error(form, exc, ProductForm.FIELD_MAP)
+            return self.render_form(form, status=exc.http_status)
+        messages.success(request, _("产品「%(name)s」已保存") % {"name": product.name})
+        return redirect("backoffice:product-detail", pk=product.pk)
+
+
+class ProductCreateView(ProductFormView):
+    permission_required = "applications.add_product"
+
+    def save(self, form: ProductForm) -> Product:
+        return product_create(actor=self.request.user, data=form.service_data())
+
+
+class ProductEditView(ProductFormView):
+    permission_required = "applications.change_product"
+
+    def get_product(self) -> Product:
+        return _get_product(self.kwargs["pk"])
+
+    def save(self, form: ProductForm) -> Product:
+        assert form.instance is not None
+        return product_update(actor=self.request.user, product_id=form.instance.pk, data=form.service_data())

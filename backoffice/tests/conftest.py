@@ -18,15 +18,6 @@ PASSWORD = "test-pass-12345"
 _seq = count(1)
 
 
-@pytest.fixture(autouse=True)
-def _nav_routes(settings: Any) -> None:
-    """Use the placeholder URLconf while the base template's nav targets are still missing."""
-    from backoffice.tests.urls import missing_nav_names
-
-    if missing_nav_names():
-        settings.ROOT_URLCONF = "backoffice.tests.urls"
-
-
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., Any]:
     def make(*roles: str, is_staff: bool = True, username: str | None = None) -> Any:
@@ -119,3 +110,31 @@ def make_loan(product: Product, customer: Customer) -> Callable[..., Loan]:
 
 
 PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def active_loan(make_loan: Callable[..., Loan], ops: Any, manager: Any, customer_user: Any) -> Loan:
+    """A loan taken from `offered` to `active` through the stage services (schedule and ledger written)."""
+    from datetime import timedelta
+
+    from contracts.services import contract_sign, loan_accept_offer, loan_prepare_disbursement
+    from servicing.services import loan_disburse
+    from underwriting.selectors import first_due_date_window
+
+    earliest, _latest = first_due_date_window()
+    loan = make_loan(
+        "offered",
+        principal=Decimal("12000.00"),
+        annual_rate=Decimal("0.096000"),
+        term_months=12,
+        repayment_method="equal_installment",
+        first_due_date=earliest + timedelta(days=20),
+        apr=Decimal("0.096000"),
+    )
+    loan.customer.user = customer_user
+    loan.customer.save(update_fields=["user"])
+    loan_accept_offer(actor=ops, loan_id=loan.pk)
+    contract_sign(actor=customer_user, loan_id=loan.pk, consent=True, ip_address="10.0.0.8", user_agent="pytest")
+    loan_prepare_disbursement(actor=ops, loan_id=loan.pk, bank_name="中国建设银行", bank_account="6217000010001234567")
+    loan_disburse(actor=manager, loan_id=loan.pk)
+    return Loan.objects.get(pk=loan.pk)

@@ -45,7 +45,7 @@ from backoffice.views.base import (
     mask_phone,
     paginate,
 )
-from backoffice.views.repayments import balance_rows
+from backoffice.views.repayments import allocation_summary, balance_rows
 from backoffice.views.transitions import loan_actions
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
@@ -68,6 +68,15 @@ QUEUE_HINTS: dict[str, Any] = {
 }
 
 PHONE_SEARCH_RE = re.compile(r"^1\d{10}$")
+
+#: five-category loan classification (五级分类), as stored in Loan.risk_class by the daily batch
+RISK_CLASS_LABELS: dict[str, Any] = {
+    "normal": _("正常"),
+    "special_mention": _("关注"),
+    "substandard": _("次级"),
+    "doubtful": _("可疑"),
+    "loss": _("损失"),
+}
 
 
 def actor_display(user: Any) -> str:
@@ -235,6 +244,8 @@ class LoanDetailView(StaffPermissionMixin, View):
         repayments = list(
             loan.repayments.select_related("recorded_by").prefetch_related("allocations").order_by("-paid_on", "-id")
         )
+        for repayment in repayments:
+            repayment.allocation_summary = allocation_summary(repayment)  # type: ignore[attr-defined]
         context = {
             "page_title": loan.reference or str(loan),
             "loan": loan,
@@ -254,6 +265,7 @@ class LoanDetailView(StaffPermissionMixin, View):
             "schedule": schedule,
             "schedule_totals": _schedule_totals(schedule),
             "balances": balance_rows(loan) if loan.disbursed_on else [],
+            "risk_class_label": RISK_CLASS_LABELS.get(loan.risk_class, loan.risk_class),
             "repayments": repayments,
             "timeline": _stage_timeline(loan, events),
             "can_upload": user.has_perm("applications.add_loandocument")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import SESSION_KEY
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from applications.models import LoanDocument, LoanStatus
@@ -113,25 +115,31 @@ def test_others_loans_are_404_everywhere(customer_client, other_customer, produc
 
 def test_home_queries_are_bounded(customer_client, customer, django_assert_max_num_queries):
     products = [make_product(), make_product(name="经营贷")]
-    for index, status in enumerate(
-        [
-            LoanStatus.DRAFT,
-            LoanStatus.SUBMITTED,
-            LoanStatus.SUPPLEMENT_REQUIRED,
-            LoanStatus.RISK_REVIEW,
-            LoanStatus.OFFERED,
-            LoanStatus.CONTRACT_PENDING,
-            LoanStatus.ACTIVE,
-            LoanStatus.SETTLED,
-            LoanStatus.REJECTED,
-            LoanStatus.WITHDRAWN,
-        ]
-    ):
+    statuses = [
+        LoanStatus.DRAFT,
+        LoanStatus.SUBMITTED,
+        LoanStatus.SUPPLEMENT_REQUIRED,
+        LoanStatus.RISK_REVIEW,
+        LoanStatus.OFFERED,
+        LoanStatus.CONTRACT_PENDING,
+        LoanStatus.ACTIVE,
+        LoanStatus.SETTLED,
+        LoanStatus.REJECTED,
+        LoanStatus.WITHDRAWN,
+    ]
+    make_loan(customer, products[0], status=LoanStatus.DRAFT)
+    with CaptureQueriesContext(connection) as one_loan:
+        customer_client.get(reverse("portal:home"))
+    for index, status in enumerate(statuses):
         make_loan(customer, products[index % 2], status=status)
-    with django_assert_max_num_queries(8):
+    # session, user, customer, loans (+customer, product), documents, the role context processor
+    with django_assert_max_num_queries(7):
         response = customer_client.get(reverse("portal:home"))
     assert response.status_code == 200
-    assert len(response.context["cards"]) == 10
+    assert len(response.context["cards"]) == 11
+    with CaptureQueriesContext(connection) as many_loans:
+        customer_client.get(reverse("portal:home"))
+    assert len(many_loans.captured_queries) == len(one_loan.captured_queries)
 
 
 def test_customer_without_loans_sees_empty_state(customer_client):
@@ -149,3 +157,33 @@ def test_enterprise_customer_only_sees_enterprise_products():
     response = client.get(reverse("portal:apply"))
     names = [product.name for product in response.context["products"]]
     assert names == ["小微经营贷"]
+
+
+def test_login_page_renders_and_a_logged_in_customer_skips_it(customer, customer_client):
+    html = Client().get(reverse("portal:login")).content.decode()
+    assert 'name="phone"' in html
+    assert 'name="password"' in html
+    response = customer_client.get(reverse("portal:login"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:home")
+
+
+def test_staff_get_403_on_contract_download_and_uploads(loan_factory):
+    loan = loan_factory()
+    client = Client()
+    client.force_login(make_staff(roles.OPS))
+    assert client.get(reverse("portal:contract-download", args=[1])).status_code == 403
+    response = client.post(
+        reverse("portal:document-upload", args=[loan.pk, "id_front"]), {"doc-id_front-file": pdf_upload()}
+    )
+    assert response.status_code == 403
+    assert not LoanDocument.objects.filter(loan=loan).exists()
+
+
+def test_anonymous_post_changes_nothing(loan_factory):
+    loan = loan_factory()
+    response = Client().post(reverse("portal:loan-withdraw", args=[loan.pk]), {"reason": "x"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("portal:login"))
+    loan.refresh_from_db()
+    assert loan.status == LoanStatus.DRAFT
