@@ -523,7 +523,16 @@ class LoanTimelineApi(Api):
             actor = event.actor
             if actor is None:
                 return ""
+            if self.context.get("for_customer"):
+                # A customer sees 本人 for their own steps and the department for staff steps, never names.
+                return "本人" if actor.pk == self.context["viewer_id"] else "贷款机构"
             return actor.get_full_name() or actor.get_username()
+
+        def to_representation(self, instance: LoanStageEvent) -> dict[str, Any]:
+            data = super().to_representation(instance)
+            if self.context.get("for_customer") and instance.actor_id != self.context["viewer_id"]:
+                data["reason"] = ""  # staff notes (e.g. risk's reasoning) are internal
+            return data
 
     @extend_schema(
         summary="贷款阶段记录",
@@ -532,7 +541,8 @@ class LoanTimelineApi(Api):
     def get(self, request: Request, loan_id: int) -> Response:
         loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
         events = loan.stage_events.select_related("actor").order_by("id")
-        return Response(self.OutputSerializer(events, many=True).data)
+        context = {"for_customer": is_customer(request.user), "viewer_id": request.user.pk}
+        return Response(self.OutputSerializer(events, many=True, context=context).data)
 
 
 class LoanDocumentListCreateApi(Api):

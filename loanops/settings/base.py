@@ -164,6 +164,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per vocabulary, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {
+        "LoanStatusEnum": "applications.models.LoanStatus",
+        "DocumentTypeEnum": "applications.models.DocumentType",
+        "ApplicantTypeEnum": "applications.models.ApplicantType",
+        "IndustryEnum": "applications.models.Industry",
+        "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
+        "ContractStatusEnum": "contracts.models.Contract.Status",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------------------

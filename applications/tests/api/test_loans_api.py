@@ -256,10 +256,23 @@ def test_timeline_lists_stage_events(
         ("submit", "draft", "submitted"),
         ("start_review", "submitted", "risk_review"),
     ]
-    assert events[0]["actor_name"] == loan.customer.phone
-    assert events[1]["reason"]
+    # The customer sees 本人 for their own step, the institution (not a staff name) for staff steps,
+    # and no internal staff notes.
+    assert events[0]["actor_name"] == "本人"
+    assert events[1]["actor_name"] == "贷款机构"
+    assert events[1]["reason"] == ""
     assert events[1]["to_status_display"] == "风控审查中"
     assert events[0]["occurred_at"]
+
+
+def test_staff_see_names_and_notes_in_the_timeline(
+    api_client_for: Client, ops_user: Any, customer_user: Any, loan: Loan, advance_loan: Callable[[Loan, str], Loan]
+) -> None:
+    advance_loan(loan, LoanStatus.RISK_REVIEW)
+    events = api_client_for(ops_user).get(timeline(loan)).json()
+    assert events[0]["actor_name"] == loan.customer.phone
+    assert events[1]["reason"]
+    assert events[1]["actor_name"] not in ("", "贷款机构")
 
 
 def test_timeline_of_other_customers_loan_is_404(api_client_for: Client, customer_user: Any, other_loan: Loan) -> None:
