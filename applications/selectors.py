@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Customer, Loan, LoanDocument, LoanStatus, Product
+from applications.models import Customer, Loan, LoanDocument, LoanStatus, Product, SupplementRequest
 from loanops import roles
 
 S = LoanStatus
@@ -67,6 +67,32 @@ def loan_missing_documents(loan: Loan, *, present: set[str] | None = None) -> li
     if present is None:
         present = set(loan.documents.values_list("doc_type", flat=True))
     return [doc for doc in required_documents(loan) if doc not in present]
+
+
+def supplement_open(loan: Loan) -> SupplementRequest | None:
+    """The latest unresolved supplement round of this loan, if any."""
+    return SupplementRequest.objects.filter(loan=loan, resolved_at__isnull=True).order_by("-round").first()
+
+
+def supplement_items_supplied(request_row: SupplementRequest, documents: list[LoanDocument]) -> set[str]:
+    """Items of a supplement round count as supplied once a document of that type is uploaded after the request."""
+    return {doc.doc_type for doc in documents if doc.uploaded_at >= request_row.requested_at}
+
+
+def loan_outstanding_items(
+    loan: Loan, *, documents: list[LoanDocument] | None = None, supplement: SupplementRequest | None = None
+) -> list[str]:
+    """What must still be uploaded before (re)submitting: missing required documents and, in a supplement
+    round, every requested item not uploaded since the request. Checklist order, no duplicates."""
+    if documents is None:
+        documents = list(loan.documents.all())
+    outstanding = loan_missing_documents(loan, present={doc.doc_type for doc in documents})
+    if supplement is None and loan.status == LoanStatus.SUPPLEMENT_REQUIRED:
+        supplement = supplement_open(loan)
+    if supplement is not None:
+        supplied = supplement_items_supplied(supplement, documents)
+        outstanding += [item for item in supplement.items if item not in supplied and item not in outstanding]
+    return outstanding
 
 
 # --- work queues -----------------------------------------------------------------------------

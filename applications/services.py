@@ -38,6 +38,7 @@ from applications.selectors import (
     is_customer,
     loan_get_for_actor,
     loan_missing_documents,
+    loan_outstanding_items,
 )
 from compliance.audit import audit_record
 from loanops import roles
@@ -348,6 +349,13 @@ def loan_submit(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
     loan_get_for_actor(actor=actor, loan_id=loan_id)
     loan = loans_for_update().get(pk=loan_id)
     was_supplement = loan.status == LoanStatus.SUPPLEMENT_REQUIRED
+    if loan.status in (LoanStatus.DRAFT, LoanStatus.SUPPLEMENT_REQUIRED):
+        outstanding = loan_outstanding_items(loan)
+        if outstanding:
+            labels = "、".join(str(DocumentType(item).label) for item in outstanding)
+            raise DomainError(
+                f"请先上传以下材料再提交：{labels}", code="documents_missing", extra={"missing": outstanding}
+            )
     loan_transition(loan, "submit", actor=actor, reason=reason)
     if was_supplement:
         SupplementRequest.objects.filter(loan=loan, resolved_at__isnull=True).update(resolved_at=timezone.now())

@@ -28,7 +28,7 @@ from django.views import View
 
 from applications import selectors as app_selectors
 from applications import services as app_services
-from applications.models import PRE_DISBURSEMENT, DocumentType, Loan, LoanDocument, LoanStatus, SupplementRequest
+from applications.models import PRE_DISBURSEMENT, DocumentType, Loan, LoanDocument, LoanStatus
 from contracts import selectors as contract_selectors
 from contracts import services as contract_services
 from contracts.models import Contract
@@ -228,38 +228,20 @@ def _stage_rows(loan: Loan, now: datetime) -> list[dict[str, Any]]:
 
 
 def _supplement_context(loan: Loan, documents: list[LoanDocument]) -> dict[str, Any] | None:
-    """The latest open supplement round: its items (each supplied once uploaded after the request)."""
-    request_row: SupplementRequest | None = (
-        SupplementRequest.objects.filter(loan=loan, resolved_at__isnull=True).order_by("-round").first()
-    )
+    """The latest open supplement round, for display: its items and whether each is supplied yet."""
+    request_row = app_selectors.supplement_open(loan)
     if request_row is None:
         return None
-    supplied = {doc.doc_type for doc in documents if doc.uploaded_at >= request_row.requested_at}
-    labels = [str(DocumentType(item).label) for item in request_row.items if item in DocumentType.values]
+    supplied = app_selectors.supplement_items_supplied(request_row, documents)
+    items = [item for item in request_row.items if item in DocumentType.values]
     return {
         "request": request_row,
         "message": request_row.message,
-        "labels": "、".join(labels),
+        "labels": "、".join(str(DocumentType(item).label) for item in items),
         "items": [
-            {"doc_type": item, "label": DocumentType(item).label, "supplied": item in supplied}
-            for item in request_row.items
-            if item in DocumentType.values
+            {"doc_type": item, "label": DocumentType(item).label, "supplied": item in supplied} for item in items
         ],
     }
-
-
-def _outstanding_items(loan: Loan, documents: list[LoanDocument], supplement: dict[str, Any] | None) -> list[str]:
-    """What the customer still has to upload before submitting: missing required documents and, in a
-    supplement round, every requested item not uploaded since the request."""
-    present = {doc.doc_type for doc in documents}
-    outstanding = app_selectors.loan_missing_documents(loan, present=present)
-    if supplement:
-        outstanding += [
-            item["doc_type"]
-            for item in supplement["items"]
-            if not item["supplied"] and item["doc_type"] not in outstanding
-        ]
-    return outstanding
 
 
 def _reject_text(loan: Loan) -> str:
@@ -314,7 +296,9 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
     }
     if status in DOCUMENT_STATUSES:
         supplement = _supplement_context(loan, documents) if status == S.SUPPLEMENT_REQUIRED else None
-        outstanding = _outstanding_items(loan, documents, supplement)
+        outstanding = app_selectors.loan_outstanding_items(
+            loan, documents=documents, supplement=supplement["request"] if supplement else None
+        )
         bound_forms: dict[str, DocumentUploadForm] = overrides.pop("upload_forms", {})
         latest: dict[str, LoanDocument] = {}
         for doc in documents:
@@ -432,15 +416,7 @@ class DocumentUploadView(LoanActionView):
 
 class LoanSubmitView(LoanActionView):
     def perform(self, request: HttpRequest, loan: Loan) -> HttpResponse | None:
-        if loan.status in SUBMIT_STATUSES:
-            documents = list(loan.documents.all())
-            supplement = _supplement_context(loan, documents) if loan.status == S.SUPPLEMENT_REQUIRED else None
-            outstanding = _outstanding_items(loan, documents, supplement)
-            if outstanding:
-                labels = "、".join(str(DocumentType(item).label) for item in outstanding)
-                raise DomainError(
-                    _("请先上传以下材料再提交：%(labels)s") % {"labels": labels}, code="documents_missing"
-                )
+        # Completeness (required documents, supplement items) is enforced by the service.
         app_services.loan_submit(actor=request.user, loan_id=loan.pk, reason=_("借款人在门户提交申请"))
         messages.success(request, _("申请已提交，我们会尽快审核。"))
         return None

@@ -123,8 +123,21 @@ def test_request_supplement_prefills_missing_documents_and_records_the_round(
 
 
 def test_submit_on_the_customers_behalf(client: Any, make_loan: Callable[..., Any], ops: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from applications.services import document_upload
+    from backoffice.tests.conftest import PDF_BYTES
+
     loan = make_loan("draft")
     login(client, ops)
+    # Incomplete: refused with the missing items named, nothing written.
+    response = post(client, "submit", loan, {"reason": "柜台代办"})
+    assert response.status_code == 422
+    assert "收入证明" in response.content.decode()
+    assert status_of(loan) == "draft"
+    for doc_type in loan.product.required_documents:
+        upload = SimpleUploadedFile(f"{doc_type}.pdf", PDF_BYTES, content_type="application/pdf")
+        document_upload(actor=ops, loan_id=loan.pk, doc_type=doc_type, upload=upload)
     assert post(client, "submit", loan, {"reason": "柜台代办"}).status_code == 302
     assert status_of(loan) == "submitted"
     assert AuditEvent.objects.filter(action="loan.submit", actor=ops).exists()

@@ -54,10 +54,10 @@ def snapshot(loan: Loan) -> tuple[str, int, int]:
     return loan.status, AuditEvent.objects.count(), LoanStageEvent.objects.filter(loan=loan).count()
 
 
-def upload_all(client: APIClient, loan: Loan) -> None:
+def upload_all(client: APIClient, loan: Loan, doc_types: list[str] | None = None) -> None:
     from tests.conftest import pdf_upload
 
-    for doc_type in loan.product.required_documents:
+    for doc_type in loan.product.required_documents if doc_types is None else doc_types:
         response = client.post(
             reverse("api:loan-documents", kwargs={"loan_id": loan.pk}),
             {"doc_type": doc_type, "file": pdf_upload(f"{doc_type}.pdf")},
@@ -86,6 +86,15 @@ def test_submit_start_review_and_supplement_loop(
     assert response.json()["status"] == "supplement_required"
     assert SupplementRequest.objects.get(loan=loan).items == ["income_proof"]
 
+    # Resubmitting before the requested item is uploaded again is refused and writes nothing.
+    before = snapshot(loan)
+    response = customer.post(url(loan, "submit"), {}, format="json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "documents_missing"
+    assert response.json()["extra"]["missing"] == ["income_proof"]
+    assert snapshot(loan) == before
+
+    upload_all(customer, loan, ["income_proof"])
     assert customer.post(url(loan, "submit"), {}, format="json").json()["status"] == "submitted"
     response = ops.post(url(loan, "start-review"), {}, format="json")
     assert response.status_code == 200
@@ -99,10 +108,22 @@ def test_submit_start_review_and_supplement_loop(
     ]
 
 
+def test_submit_with_missing_documents_is_422_and_writes_nothing(
+    api_client_for: Client, customer_user: Any, loan: Loan
+) -> None:
+    before = snapshot(loan)
+    response = api_client_for(customer_user).post(url(loan, "submit"), {}, format="json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "documents_missing"
+    assert set(response.json()["extra"]["missing"]) == set(loan.product.required_documents)
+    assert snapshot(loan) == before
+
+
 def test_start_review_with_missing_documents_is_422(
     api_client_for: Client, customer_user: Any, ops_user: Any, loan: Loan
 ) -> None:
-    assert api_client_for(customer_user).post(url(loan, "submit"), {}, format="json").status_code == 200
+    # A file can be submitted and later found incomplete (e.g. the checklist grew): ops' check still holds.
+    Loan.objects.filter(pk=loan.pk).update(status=LoanStatus.SUBMITTED)
     before = snapshot(loan)
     response = api_client_for(ops_user).post(url(loan, "start-review"), {}, format="json")
     assert response.status_code == 422

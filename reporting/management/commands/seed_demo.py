@@ -202,8 +202,6 @@ class Command(BaseCommand):
         if target == "draft":
             return loan
         for doc in product.required_documents:
-            if target == "supplement_required" and doc == DocumentType.INCOME_PROOF:
-                continue
             upload = SimpleUploadedFile(f"{doc}.pdf", _pdf_bytes(f"demo {doc}"), content_type="application/pdf")
             intake.document_upload(actor=user, loan_id=loan.pk, doc_type=doc, upload=upload)
         intake.loan_submit(actor=user, loan_id=loan.pk, reason="客户提交申请")
