@@ -70,6 +70,7 @@ from applications.services import (
     loan_submit,
     loan_withdraw,
 )
+from compliance.pii import mask_id_number
 from loanops.exceptions import InputError
 
 BUCKETS = ("M0", "M1", "M2", "M3", "M3+")
@@ -221,15 +222,6 @@ class AuthTokenApi(Api):
 
 
 # --- customers -------------------------------------------------------------------------------
-
-
-def mask_id_number(value: str) -> str:
-    """`110105194912310021` → `110105********0021` (first 6, eight stars, last 4)."""
-    if not value:
-        return ""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return f"{value[:6]}{'*' * 8}{value[-4:]}"
 
 
 class MaskedIdNumberField(serializers.CharField):

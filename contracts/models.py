@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Loan
+from compliance.pii import mask_account
 from loanops.money import money_field
 
 
@@ -95,10 +96,3 @@ class Disbursement(models.Model):
     @property
     def masked_account(self) -> str:
         return mask_account(self.bank_account)
-
-
-def mask_account(account: str) -> str:
-    """Keep the first 4 and the last 4 digits: ``6222021234567890123`` → ``6222***********0123``."""
-    if len(account) <= 8:
-        return "*" * len(account)
-    return f"{account[:4]}{'*' * (len(account) - 8)}{account[-4:]}"

@@ -35,6 +35,7 @@ from reportlab.platypus import (
 )
 
 from applications.models import ApplicantType, Loan
+from compliance.pii import mask_id_number, mask_phone
 from contracts.numerals import amount_in_chinese_capitals
 from loanops.money import ZERO, format_money, format_rate_percent, to_decimal
 from loanops.schedule import ScheduleRow
@@ -68,22 +69,6 @@ def register_cjk_font() -> str:
 
 
 # --- small formatting helpers ---------------------------------------------------------------------
-
-
-def mask_id_number(value: str) -> str:
-    """``110105194912310021`` → ``110105********0021`` (first 6 and last 4 kept)."""
-    value = value or ""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
-
-
-def mask_phone(value: str) -> str:
-    """``13812345678`` → ``138****5678``."""
-    value = value or ""
-    if len(value) < 8:
-        return "*" * len(value)
-    return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
 
 
 def escape(text: str) -> str:

@@ -26,7 +26,8 @@ from applications.lifecycle import loan_transition, loans_for_update
 from applications.models import Loan
 from applications.selectors import loan_get_for_actor
 from applications.services import FieldErrors
-from contracts.models import Contract, Disbursement, mask_account
+from compliance.pii import mask_account
+from contracts.models import Contract, Disbursement
 from contracts.pdf import render_contract_pdf
 from contracts.selectors import contract_consent_text, contract_current
 from loanops.exceptions import DomainError

@@ -1,4 +1,4 @@
-"""Shared pieces of the back-office views: access control, error translation, masking, htmx."""
+"""Shared pieces of the back-office views: access control, error translation, htmx."""
 
 from __future__ import annotations
 
@@ -65,20 +65,3 @@ def apply_domain_error(form: forms.Form, exc: DomainError, *, field_map: dict[st
             else:
                 form.add_error(None, f"{name}：{message}")
     return exc.http_status
-
-
-def mask_id_number(value: str | None) -> str:
-    """110105********1234 (6 + 8 stars + 4); shorter values keep only their last 4 characters."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if len(value) >= 14:
-        return f"{value[:6]}********{value[-4:]}"
-    return "*" * max(len(value) - 4, 0) + value[-4:]
-
-
-def mask_phone(value: str | None) -> str:
-    value = (value or "").strip()
-    if len(value) == 11:
-        return f"{value[:3]}****{value[-4:]}"
-    return mask_id_number(value)

@@ -20,10 +20,9 @@ from backoffice.views.base import (
     StaffPermissionMixin,
     apply_domain_error,
     is_htmx,
-    mask_id_number,
-    mask_phone,
     paginate,
 )
+from compliance.pii import mask_id_number, mask_phone
 from loanops.exceptions import DomainError
 
 PHONE_RE = re.compile(r"^1\d{10}$")

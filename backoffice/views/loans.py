@@ -41,12 +41,11 @@ from backoffice.views.base import (
     apply_domain_error,
     get_loan_or_404,
     is_htmx,
-    mask_id_number,
-    mask_phone,
     paginate,
 )
 from backoffice.views.repayments import allocation_summary, balance_rows
 from backoffice.views.transitions import loan_actions
+from compliance.pii import mask_id_number, mask_phone
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from applications.models import ApplicantType, Customer, Loan
-from contracts.pdf import mask_id_number, mask_phone, render_contract_pdf
+from contracts.pdf import render_contract_pdf
 from loanops.schedule import ScheduleRow, build_schedule
 from underwriting.tests.helpers import make_customer, make_product
 
@@ -179,18 +179,6 @@ def test_same_inputs_give_the_same_bytes() -> None:
     assert first == second
     later, _ = render(offered_loan_in_memory(), generated_on=date(2028, 1, 16))
     assert later != first
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("11010519491231002X", "110105********002X"), ("110105491231002", "110105*****1002"), ("", "")],
-)
-def test_mask_id_number(value: str, expected: str) -> None:
-    assert mask_id_number(value) == expected
-
-
-def test_mask_phone() -> None:
-    assert mask_phone("13912345678") == "139****5678"
 
 
 @pytest.mark.django_db
