@@ -82,6 +82,7 @@ def test_real_worker_executes_stage_notification(worker) -> None:  # type: ignor
         max_term_months=24,
         min_rate=Decimal("0.05"),
         max_rate=Decimal("0.2"),
+        required_documents=[],  # nothing to upload: the test is about the worker, not intake
     )
     customer = Customer.objects.create(
         kind="individual", name="李四", phone="13900000001", industry="F", email="lisi@example.com"
