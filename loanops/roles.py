@@ -1,4 +1,4 @@
-"""Roles are Django groups with explicit permissions. The data migration in compliance seeds them from here.
+"""Roles are Django groups with explicit permissions, synced from here after every `migrate` (reporting.apps).
 
 Codenames are "app_label.codename". The role × transition matrix test reads ROLE_PERMISSIONS too.
 """

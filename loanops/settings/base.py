@@ -139,6 +139,9 @@ LOANOPS_UPLOAD_TYPES = {
 }
 LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 LOANOPS_SYSTEM_USERNAME = "system"
+# Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
+# Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
+LOANOPS_COB_STEPS: list[str] = []
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
