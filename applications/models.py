@@ -167,6 +167,10 @@ class Product(models.Model):
     compound_overdue_interest = models.BooleanField(_("逾期利息计复利"), default=False)
     prepayment_fee_rate = rate_field(verbose_name=_("提前还款手续费率"), default=Decimal("0"))
     origination_fee_rate = rate_field(verbose_name=_("服务费率(一次性)"), default=Decimal("0"))
+    # Eligibility (intake checks the age; product matching checks all of it).
+    min_age = models.PositiveSmallIntegerField(_("最低年龄"), default=18)
+    max_age = models.PositiveSmallIntegerField(_("最高年龄"), default=65)
+    excluded_industries = models.JSONField(_("禁入行业"), default=list, blank=True)
     is_active = models.BooleanField(_("在售"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -238,6 +242,10 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     )
     first_due_date = models.DateField(_("首期还款日"), null=True, blank=True)
     apr = rate_field(verbose_name=_("年化利率(IRR)"), null=True, blank=True)
+    # The legal cap on the annualised cost that applied when the offer was made (kept for the contract's
+    # life: penalty and fees may never push the loan's annual cost past it), and the LPR it was derived from.
+    rate_cap = rate_field(verbose_name=_("适用利率上限"), null=True, blank=True)
+    lpr_used = rate_field(verbose_name=_("适用LPR(一年期)"), null=True, blank=True)
 
     status = fsm.FSMField(
         _("状态"),
