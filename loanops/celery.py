@@ -3,10 +3,17 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loanops.settings.dev")
 
 app = Celery("loanops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Close of business (日终批处理) for the new day, catching up missed dates (loan_collections.cob.runner).
+    "close-of-business": {
+        "task": "loan_collections.tasks.cob_beat",
+        "schedule": crontab(hour=0, minute=5),  # CELERY_TIMEZONE = Asia/Shanghai
+    },
+}

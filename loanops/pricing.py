@@ -145,6 +145,7 @@ def penalty_for_range(
     compound: bool,
     start: date,
     end: date,
+    cap: Decimal | None = None,
 ) -> Decimal:
     """Penalty interest (罚息) for the days in ``[start, end)`` — ``days = (end - start).days``.
 
@@ -152,6 +153,15 @@ def penalty_for_range(
     ``compound`` (复利, a product setting) also ``overdue_interest × daily × days``. Simple daily accrual:
     the penalty itself does not bear interest. The result is NOT rounded: the caller rounds with
     ``to_money`` when it posts the accrual. ``end == start`` gives 0.
+
+    ``cap`` is the legal cap on the annual cost that applied on the loan's contract date (``Loan.rate_cap``,
+    e.g. 4 × the one-year LPR). Once an installment is overdue its contractual interest is fixed and
+    everything the lender charges for the overdue days is this penalty, so the annual cost of the
+    overdue principal is ``penalty per day × 360 / overdue_principal``. With a cap the daily charge is
+    therefore ``min(base × daily, overdue_principal × cap / 360)``: the penalty (including the compound
+    part on overdue interest) never costs more than ``cap`` a year on the principal it is charged for.
+    The close of business computes the same formula in SQL (``servicing.cob_steps``); a test holds the
+    two together.
     """
     if end < start:
         raise ValueError("end must not be before start")
@@ -163,4 +173,10 @@ def penalty_for_range(
     daily = daily_penalty_rate(annual_rate, surcharge)
     with localcontext(_CONTEXT):
         base = principal + interest if compound else principal
-        return base * daily * days
+        per_day = base * daily
+        if cap is not None:
+            limit = to_decimal(cap)
+            if limit < 0:
+                raise ValueError("cap must not be negative")
+            per_day = min(per_day, principal * limit / _DAYS_PER_YEAR)
+        return per_day * days

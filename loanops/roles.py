@@ -91,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.cure_loan",
         "applications.settle_loan",
         "servicing.run_cob",
+        "servicing.change_businessdate",  # COB for D moves the business date to D
     ],
 }
 

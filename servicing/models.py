@@ -121,6 +121,14 @@ class Installment(models.Model):
         indexes = [
             models.Index(fields=["loan", "period"], name="installment_loan_idx"),
             models.Index(fields=["due_date", "status"], name="installment_due_idx"),
+            # The close of business works on the day's increment (servicing.cob_steps): installments that
+            # are not yet due or not yet booked, by due date; and unpaid installments past due, by loan.
+            models.Index(
+                fields=["due_date"],
+                condition=Q(status="pending") | Q(interest_booked=False),
+                name="installment_open_idx",
+            ),
+            models.Index(fields=["loan"], condition=Q(status__in=["due", "overdue"]), name="installment_unpaid_idx"),
         ]
 
     @property

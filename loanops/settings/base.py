@@ -141,7 +141,19 @@ LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype
 LOANOPS_SYSTEM_USERNAME = "system"
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
-LOANOPS_COB_STEPS: list[str] = []
+LOANOPS_COB_STEPS: list[str] = [
+    "servicing.cob_steps.DUE",
+    "servicing.cob_steps.PENALTY",
+    "servicing.cob_steps.BUCKET",
+]
+# Loan ids per chunk (one transaction, one Celery task per chunk and step).
+LOANOPS_COB_CHUNK_SIZE = int(os.environ.get("LOANOPS_COB_CHUNK_SIZE", "50000"))
+# PostgreSQL lock_timeout of a COB chunk: waits this long for an online writer's row lock, then retries.
+LOANOPS_COB_LOCK_TIMEOUT_MS = 5000
+LOANOPS_COB_CHUNK_ATTEMPTS = 3
+# Buckets (账龄) by days past due: (name, highest DPD in it); above the last bound is "M3+".
+LOANOPS_COB_BUCKETS: list[tuple[str, int]] = [("M0", 0), ("M1", 30), ("M2", 60), ("M3", 90)]
+LOANOPS_COB_BUCKET_OVER = "M3+"
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,11 +9,19 @@ import pytest
 
 from servicing.models import JournalEntry
 from servicing.selectors import loan_balances, schedule_current
-from servicing.services import installments_fall_due, penalties_accrue, repayment_record
+from servicing.services import installments_fall_due, repayment_record
+from servicing.services.batch import installments_mark_overdue, penalties_accrue as penalties_accrue_only
 from servicing.tests.conftest import set_business_date
 
 pytestmark = pytest.mark.django_db
 D = Decimal
+
+
+def penalties_accrue(*, business_date: date) -> dict[str, int]:
+    """As in the close of business: step 1 marks what is past due, then step 2 accrues penalty."""
+    installments_fall_due(business_date=business_date)
+    installments_mark_overdue(business_date=business_date)
+    return penalties_accrue_only(business_date=business_date)
 
 
 def test_penalty_accrues_daily_and_is_idempotent(active_loan):
