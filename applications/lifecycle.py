@@ -91,9 +91,7 @@ def loan_transition(
     return loan
 
 
-def loan_transition_many(
-    loan_ids: Iterable[int], name: str, *, actor: Any, reason: str = "", **data: Any
-) -> list[int]:
+def loan_transition_many(loan_ids: Iterable[int], name: str, *, actor: Any, reason: str = "", **data: Any) -> list[int]:
     """`loan_transition` for many loans at once (the daily batch): the same FSM rules, set-based writes.
 
     Enforces what ``loan_transition`` enforces — the transition's source states and its permission —

@@ -1,3 +1,3 @@
 """Models of this stage."""
 
-from loan_collections.cob.models import CobRun, CobRunStatus, CobStepRun  # noqa: E402, F401
+from loan_collections.cob.models import CobRun, CobRunStatus, CobStepRun  # noqa: F401

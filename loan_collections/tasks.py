@@ -22,7 +22,9 @@ def cob_beat() -> None:
 def cob_chunk_task(business_date: str, step: str, position: int, lo: int, hi: int) -> None:
     from loan_collections.cob.runner import cob_chunk_task_body
 
-    cob_chunk_task_body(business_date=date.fromisoformat(business_date), step_name=step, position=position, chunk=(lo, hi))
+    cob_chunk_task_body(
+        business_date=date.fromisoformat(business_date), step_name=step, position=position, chunk=(lo, hi)
+    )
 
 
 @shared_task(acks_late=True, ignore_result=True)

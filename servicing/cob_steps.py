@@ -92,7 +92,9 @@ def step_bucket(*, business_date: date, id_range: IdRange) -> int:
     marked = loan_transition_many(
         to_mark, "mark_overdue", actor=actor, reason=f"日终批处理 {day}：逾期", business_date=day
     )
-    cured = loan_transition_many(to_cure, "cure", actor=actor, reason=f"日终批处理 {day}：逾期已结清", business_date=day)
+    cured = loan_transition_many(
+        to_cure, "cure", actor=actor, reason=f"日终批处理 {day}：逾期已结清", business_date=day
+    )
     return rebucketed + len(marked) + len(cured)
 
 

@@ -28,6 +28,7 @@ database: no result backend needed, and a worker that dies only delays its chunk
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -50,13 +51,13 @@ from servicing.services.business_date import business_date_get, business_date_se
 from servicing.services.common import system_user
 
 __all__ = [
+    "chunk_ranges",
     "cob_advance",
     "cob_chunk_run",
     "cob_pending_dates",
     "cob_run",
     "cob_start",
     "cob_steps",
-    "chunk_ranges",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,9 @@ def chunk_ranges(step: CobStep | None = None) -> list[tuple[int, int]]:
 def _set_lock_timeout() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(settings.LOANOPS_COB_LOCK_TIMEOUT_MS)}ms"])
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [f"{int(settings.LOANOPS_COB_LOCK_TIMEOUT_MS)}ms"]
+            )
 
 
 def _is_lock_timeout(exc: BaseException) -> bool:
@@ -310,8 +313,10 @@ def cob_advance(*, business_date: date) -> None:
                 return  # handed out already; the last chunk to finish calls us again
             run.current_step = step.name
             run.save(update_fields=["current_step"])
-            signatures = [cob_chunk_task.si(business_date.isoformat(), step.name, position, lo, hi) for lo, hi in missing]
-            transaction.on_commit(lambda: _dispatch(signatures))
+            signatures = [
+                cob_chunk_task.si(business_date.isoformat(), step.name, position, lo, hi) for lo, hi in missing
+            ]
+            transaction.on_commit(functools.partial(_dispatch, signatures))
             return
     if not _finish(run):
         return

@@ -34,8 +34,14 @@ def snapshot() -> dict[str, Any]:
     return {
         "installments": list(
             Installment.objects.order_by("loan_id", "period").values_list(
-                "loan_id", "period", "status", "interest_booked", "penalty_accrued", "penalty_due",
-                "penalty_accrued_to", "overdue_since",
+                "loan_id",
+                "period",
+                "status",
+                "interest_booked",
+                "penalty_accrued",
+                "penalty_due",
+                "penalty_accrued_to",
+                "overdue_since",
             )
         ),
         "loans": list(Loan.objects.order_by("pk").values_list("pk", "status", "days_past_due", "bucket")),
@@ -83,7 +89,9 @@ def test_catch_up_runs_missed_dates_one_by_one_in_order(active_loan: Loan) -> No
     ]
     # one penalty posting per day, each day's own date
     penalty_dates = list(
-        JournalEntry.objects.filter(loan=active_loan, kind="penalty").order_by("pk").values_list("business_date", flat=True)
+        JournalEntry.objects.filter(loan=active_loan, kind="penalty")
+        .order_by("pk")
+        .values_list("business_date", flat=True)
     )
     assert penalty_dates == [date(2025, 2, 16), date(2025, 2, 17), date(2025, 2, 18)]
     active_loan.refresh_from_db()

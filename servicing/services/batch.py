@@ -32,7 +32,15 @@ from applications.models import Loan, LoanStatus, Product
 from loanops.cob import IdRange
 from loanops.money import ZERO, to_money
 from loanops.pricing import penalty_for_range
-from servicing.models import Account, EntryKind, Installment, InstallmentStatus, JournalEntry, JournalLine, ScheduleVersion
+from servicing.models import (
+    Account,
+    EntryKind,
+    Installment,
+    InstallmentStatus,
+    JournalEntry,
+    JournalLine,
+    ScheduleVersion,
+)
 from servicing.services.ledger import EntrySpec, Posting, journal_post_many
 
 __all__ = [
@@ -98,7 +106,7 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
 # --- step 1: installments fall due, become overdue; days past due ---------------------------------
 
 _OPEN = (
-    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "  # noqa: S608
+    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
     f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} "
     "WHERE i.due_date <= %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
 )
@@ -127,7 +135,7 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
         params["mark"] = cursor.fetchone()[0]
     unbooked = _OPEN + "AND NOT i.interest_booked AND i.interest_due > 0"
     booked = _execute(
-        f"INSERT INTO {ENTRY} (loan_id, kind, business_date, memo, source_key, created_by_id, created_at) "  # noqa: S608
+        f"INSERT INTO {ENTRY} (loan_id, kind, business_date, memo, source_key, created_by_id, created_at) "
         f"SELECT i.loan_id, '{EntryKind.ACCRUAL.value}', %(d)s, '第' || i.period || '期利息到期入账', "
         f"'interest:' || i.id, %(actor)s, %(now)s {unbooked} ORDER BY i.id "
         "ON CONFLICT (source_key) DO NOTHING",
@@ -135,11 +143,11 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
     )
     if booked:
         joined = (
-            f"FROM {INST} i JOIN {ENTRY} e ON e.source_key = 'interest:' || i.id "  # noqa: S608
+            f"FROM {INST} i JOIN {ENTRY} e ON e.source_key = 'interest:' || i.id "
             "WHERE e.id > %(mark)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND NOT i.interest_booked"
         )
         _execute(
-            f"INSERT INTO {LINE} (entry_id, loan_id, account, debit, credit) "  # noqa: S608
+            f"INSERT INTO {LINE} (entry_id, loan_id, account, debit, credit) "
             f"SELECT e.id, e.loan_id, '{Account.INTEREST_RECEIVABLE.value}', i.interest_due, 0 {joined} "
             f"UNION ALL SELECT e.id, e.loan_id, '{Account.INTEREST_INCOME.value}', 0, i.interest_due {joined}",
             params,
@@ -184,7 +192,7 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> in
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     unpaid = (
-        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "  # noqa: S608
+        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
         f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
     candidates = (
@@ -217,7 +225,7 @@ _PENALTY_WHERE = (
     "AND (i.principal_paid < i.principal_due OR (p.compound_overdue_interest AND i.interest_paid < i.interest_due))"
 )
 _PENALTY_FROM = (
-    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "  # noqa: S608
+    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
     f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} JOIN {P} p ON p.id = l.product_id "
 )
 
@@ -371,7 +379,10 @@ def _penalties_python(*, business_date: date, lo: int, hi: int, cap: Decimal, ac
             loan_id=loan_id,
             kind=EntryKind.PENALTY,
             business_date=business_date,
-            postings=[Posting(Account.PENALTY_RECEIVABLE, debit=amount), Posting(Account.PENALTY_INCOME, credit=amount)],
+            postings=[
+                Posting(Account.PENALTY_RECEIVABLE, debit=amount),
+                Posting(Account.PENALTY_INCOME, credit=amount),
+            ],
             memo=f"罚息计提至 {business_date.isoformat()}",
             source_key=f"penalty:{loan_id}:{business_date.isoformat()}",
         )

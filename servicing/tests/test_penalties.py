@@ -10,7 +10,8 @@ import pytest
 from servicing.models import JournalEntry
 from servicing.selectors import loan_balances, schedule_current
 from servicing.services import installments_fall_due, repayment_record
-from servicing.services.batch import installments_mark_overdue, penalties_accrue as penalties_accrue_only
+from servicing.services.batch import installments_mark_overdue
+from servicing.services.batch import penalties_accrue as penalties_accrue_only
 from servicing.tests.conftest import set_business_date
 
 pytestmark = pytest.mark.django_db
