@@ -6,7 +6,7 @@ owners (loanops/urls_backoffice.py).
 
 from django.urls import path
 
-from backoffice.views import blacklist, customers, loans, repayments, transitions
+from backoffice.views import blacklist, cob, customers, loans, repayments, transitions
 
 urlpatterns = [
     path("", loans.QueueView.as_view(), name="queue"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("blacklist/new/", blacklist.BlacklistCreateView.as_view(), name="blacklist-create"),
     path("blacklist/import/", blacklist.BlacklistImportView.as_view(), name="blacklist-import"),
     path("blacklist/<int:pk>/deactivate/", blacklist.BlacklistDeactivateView.as_view(), name="blacklist-deactivate"),
+    path("cob/", cob.CobRunListView.as_view(), name="cob-runs"),
     path("customers/<int:pk>/loans/new/", loans.LoanCreateView.as_view(), name="loan-create"),
     # One URL per transition: loan-submit, loan-start-review, loan-request-supplement, loan-approve, ...
     *(
