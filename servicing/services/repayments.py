@@ -51,6 +51,7 @@ from servicing.services.business_date import business_date_get
 from servicing.services.closing import settle_if_paid
 from servicing.services.common import installment_status, installments_for_update
 from servicing.services.ledger import Posting, interest_book, journal_post, mirror
+from servicing.settlement_models import Prepayment
 
 __all__ = ["repayment_record", "repayment_reverse"]
 
@@ -233,6 +234,12 @@ def repayment_reverse(*, actor: Any, repayment_id: int, reason: str) -> Repaymen
     repayment = Repayment.objects.select_for_update(of=("self",)).select_related("journal_entry").get(pk=repayment_id)
     if repayment.reversed_at is not None:
         raise DomainError("该笔还款已冲正", code="already_reversed")
+    if Prepayment.objects.filter(repayment=repayment).exists():
+        raise DomainError(
+            "提前还款已生成新的还款计划，不能直接冲正",
+            code="prepayment_not_reversible",
+            extra={"repayment": repayment.pk},
+        )
     if loan.status not in SERVICING_STATUSES:
         raise DomainError(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，不能冲正其还款",

@@ -58,7 +58,7 @@ from servicing.models import Installment, ScheduleVersion
 from servicing.services.business_date import business_date_get
 from servicing.services.common import installment_status, installments_for_update
 
-__all__ = ["ScheduleTail", "schedule_replace", "schedule_tail", "split_installments", "tail_rows"]
+__all__ = ["ScheduleTail", "schedule_replace", "schedule_tail", "split_installments", "tail_from", "tail_rows"]
 
 _COPIED_FIELDS = (
     "period",
@@ -142,7 +142,7 @@ class ScheduleTail:
         return due_dates(self.anchor, self.kept_periods + periods)[self.kept_periods :]
 
 
-def _tail_from(loan: Loan, version: ScheduleVersion, installments: Sequence[Installment], as_of: date) -> ScheduleTail:
+def tail_from(loan: Loan, version: ScheduleVersion, installments: Sequence[Installment], as_of: date) -> ScheduleTail:
     kept, tail = split_installments(installments, as_of=as_of)
     return ScheduleTail(
         version=version.version,
@@ -164,7 +164,7 @@ def schedule_tail(*, loan: Loan, as_of: date | None = None) -> ScheduleTail:
     as_of = as_of or business_date_get()
     version = ScheduleVersion.objects.get(loan=loan, is_current=True)
     installments = list(Installment.objects.filter(schedule=version).order_by("period"))
-    return _tail_from(loan, version, installments, as_of)
+    return tail_from(loan, version, installments, as_of)
 
 
 def tail_rows(
@@ -196,6 +196,7 @@ def schedule_replace(
     annual_rate: Decimal | None = None,
     repayment_method: str | None = None,
     roll_over_arrears: bool = False,
+    prepaid_principal: Decimal = ZERO,
     adjust: Any = None,
 ) -> ScheduleVersion:
     """Write a new current schedule version for ``loan``: kept history + ``rows``; supersede the old one.
@@ -203,7 +204,9 @@ def schedule_replace(
     * ``rows``: the new installments for the remaining balance (see :func:`tail_rows`); their periods
       and ``total`` are ignored (renumbered after the kept history), due dates must increase and fall
       after ``as_of`` and after the last kept due date; principal must add up to the tail's principal
-      (plus the kept arrears principal with ``roll_over_arrears``) — 422 ``schedule_principal_mismatch``.
+      (plus the kept arrears principal with ``roll_over_arrears``, less ``prepaid_principal``: principal
+      the caller is repaying in the same transaction, crediting principal_receivable itself) — 422
+      ``schedule_principal_mismatch``.
     * ``adjust``: optional ``callable(kept: list[Installment]) -> None`` that may change the *copies* of
       the kept installments before they are written (the payoff uses it to cut unaccrued interest); the
       caller posts whatever ledger entries such a change needs, in the same transaction.
@@ -229,7 +232,7 @@ def schedule_replace(
     kept, tail = split_installments(installments, as_of=as_of)
 
     copies = [Installment(**{name: getattr(item, name) for name in _COPIED_FIELDS}) for item in kept]
-    expected = sum((item.principal_due for item in tail), ZERO)
+    expected = sum((item.principal_due for item in tail), ZERO) - prepaid_principal
     if roll_over_arrears:
         for copy in copies:
             expected += copy.principal_due - copy.principal_paid
