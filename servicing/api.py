@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -29,11 +30,13 @@ from servicing.selectors import (
     repayment_get_for_actor,
     schedule_current,
     schedule_version_current,
+    settlement_certificate_get_for_actor,
 )
 from servicing.services import (
     business_date_get,
     business_date_set,
     idempotent_call,
+    loan_payoff,
     prepayment_quote,
     prepayment_record,
     repayment_record,
@@ -625,3 +628,67 @@ class LoanPrepaymentsApi(APIView):
             return 201, JSONRenderer().render(PrepaymentSerializer(prepayment).data).decode()
 
         return idempotent_response(request, scope=f"prepayment:{loan.pk}", key=key, call=post_once)
+
+
+# --- payoff and settlement certificate -------------------------------------------------------
+
+
+class LoanPayoffApi(APIView):
+    """Pay off the loan on the business date (idempotent by ``Idempotency-Key``): at least the payoff quote's
+    total; the loan is settled and the settlement certificate issued. A surplus is held as overpayment."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoanPayoffInput"
+
+        amount = Money()
+        channel = serializers.ChoiceField(choices=RepaymentChannel.choices)
+        reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_payoff",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: RepaymentSerializer,
+            409: OpenApiResponse(description="loan_not_repayable"),
+            422: OpenApiResponse(description="payoff_amount_short, overpayment_held, idempotency_key_reused"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, loan_id: int) -> HttpResponse:
+        key = idempotency_key(request)
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def post_once() -> tuple[int, str]:
+            repayment = loan_payoff(actor=request.user, loan_id=loan.pk, **payload.validated_data)
+            repayment.loan.refresh_from_db(fields=["status"])
+            return 201, JSONRenderer().render(RepaymentSerializer(repayment_data(repayment)).data).decode()
+
+        return idempotent_response(request, scope=f"payoff:{loan.pk}", key=key, call=post_once)
+
+
+class LoanSettlementCertificateApi(APIView):
+    """The settlement certificate (结清证明) PDF of a settled loan (404 before settlement or if not yours)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_settlement_certificate",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def get(self, request: Request, loan_id: int) -> FileResponse:
+        certificate = settlement_certificate_get_for_actor(actor=request.user, loan_id=loan_id)
+        try:
+            handle = certificate.file.open("rb")
+        except (FileNotFoundError, ValueError) as exc:
+            raise Http404("结清证明文件不存在") from exc
+        return FileResponse(
+            handle, content_type="application/pdf", as_attachment=True, filename=f"{certificate.number}.pdf"
+        )

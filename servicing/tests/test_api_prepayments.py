@@ -100,3 +100,40 @@ def test_not_active_is_409_and_strangers_get_404(api, loan_factory, active_loan,
     quote = api.get(url("loan-prepayment-quote", loan_id=active_loan.pk), {"amount": "1.00", "option": "keep_term"})
     assert quote.status_code == 404
     assert not IdempotencyKey.objects.exists()
+
+
+def test_payoff_api_settles_and_the_certificate_is_downloadable(api, active_loan, ops):
+    from applications.models import LoanStatus
+    from servicing.models import SettlementCertificate
+
+    set_business_date(date(2025, 1, 30))
+    api.force_authenticate(ops)
+    assert api.get(url("loan-settlement-certificate", loan_id=active_loan.pk)).status_code == 404  # not settled yet
+    short = api.post(
+        url("loan-payoff", loan_id=active_loan.pk),
+        {"amount": "100.00", "channel": "bank_transfer"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="po-0",
+    )
+    assert short.status_code == 422 and short.json()["code"] == "payoff_amount_short"
+    assert not IdempotencyKey.objects.exists()
+    data = {"amount": "12060.00", "channel": "bank_transfer"}
+    first = api.post(url("loan-payoff", loan_id=active_loan.pk), data, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert first.status_code == 201, first.content
+    assert first.json()["loan_status"] == LoanStatus.SETTLED
+    again = api.post(url("loan-payoff", loan_id=active_loan.pk), data, format="json", HTTP_IDEMPOTENCY_KEY="po-1")
+    assert again.content == first.content and SettlementCertificate.objects.count() == 1
+
+    response = api.get(url("loan-settlement-certificate", loan_id=active_loan.pk))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+    owner = make_user("owner", "customer", staff=False)
+    active_loan.customer.user = owner
+    active_loan.customer.save(update_fields=["user"])
+    api.force_authenticate(owner)
+    assert api.get(url("loan-settlement-certificate", loan_id=active_loan.pk)).status_code == 200
+    stranger = make_user("stranger2", "customer", staff=False)
+    make_customer(user=stranger)
+    api.force_authenticate(stranger)
+    assert api.get(url("loan-settlement-certificate", loan_id=active_loan.pk)).status_code == 404
