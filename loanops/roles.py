@@ -34,6 +34,14 @@ _VIEW = [
     "applications.view_product",
 ]
 
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPS: [
         *_VIEW,
@@ -58,6 +66,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -78,6 +87,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",
