@@ -187,8 +187,6 @@ def contact_attempt_log(
                 number = case.customer.phone
             elif contact is not None:
                 number = contact.phone
-        if channel == ContactChannel.PHONE and not number and party != ContactParty.THIRD_PARTY:
-            raise InputError("输入有误", fields={"number": ["电话联系请填写拨打的号码"]})
         _lock_number(number)
         refusal = policy_refusal(
             policy=policy,

@@ -151,3 +151,32 @@ def pay(loan: Loan, amount: str, paid_on: date, *, by: Any, reversed_: bool = Fa
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+@pytest.fixture
+def business_day(db: None) -> date:
+    from servicing.models import BusinessDate
+
+    BusinessDate.objects.update_or_create(pk=1, defaults={"date": D})
+    return D
+
+
+@pytest.fixture
+def make_case(make_overdue_loan: Callable[..., Loan], business_day: date) -> Callable[..., Any]:
+    """`make_case(assigned_to=user, dpd=10, level="reminder", customer=None)`: an open case (a factory row)."""
+    from loan_collections.case_models import CollectionCase
+
+    def make(*, assigned_to: Any = None, dpd: int = 10, level: str = "collector", customer: Any = None) -> Any:
+        loan = make_overdue_loan(dpd=dpd, customer=customer)
+        return CollectionCase.objects.create(
+            loan=loan,
+            customer=loan.customer,
+            level=level,
+            responsible_role="collector" if level != "reminder" else "service",
+            assigned_to=assigned_to,
+            assigned_on=D if assigned_to else None,
+            opened_on=D,
+            opened_dpd=dpd,
+        )
+
+    return make
