@@ -198,6 +198,14 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "applications.models.Industry",
         "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
         "ContractStatusEnum": "contracts.models.Contract.Status",
+        "CollectionCaseStatusEnum": "loan_collections.case_models.CaseStatus",
+        "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
+        "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
+        "ContactChannelEnum": "loan_collections.case_models.ContactChannel",
+        "ContactPartyEnum": "loan_collections.case_models.ContactParty",
+        "ContactOutcomeEnum": "loan_collections.case_models.ContactOutcome",
+        "ContactRelationEnum": "loan_collections.case_models.ContactRelation",
+        "PromiseStatusEnum": "loan_collections.case_models.PromiseStatus",
     },
 }
 
