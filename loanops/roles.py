@@ -50,6 +50,14 @@ _COLLECTIONS_MANAGE = [
     "collections.assign_collectioncase",
 ]
 
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPS: [
         *_VIEW,
@@ -76,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.reject_loan",
         "applications.make_offer_loan",
         *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -102,6 +111,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.run_cob",
         "applications.view_reports",
         *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",
