@@ -39,8 +39,8 @@ from loan_collections.case_models import (
     PromiseStatus,
     PromiseToPay,
 )
+from loan_collections.case_selectors import cases_visible_to, consent_active, contact_usage
 from loan_collections.policy import ContactPolicy, contact_policy, role_for_level, shanghai_date, shanghai_time
-from loan_collections.selectors import cases_visible_to, consent_active, contact_usage
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
 from servicing.services.business_date import business_date_get

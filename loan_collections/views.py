@@ -22,17 +22,7 @@ from django.views import View
 from compliance.pii import mask_id_number, mask_phone
 from loan_collections import services
 from loan_collections.case_models import CaseStatus, CollectionCase, PromiseStatus
-from loan_collections.forms import (
-    AssignForm,
-    CaseFilterForm,
-    ConsentForm,
-    ContactForm,
-    EscalateForm,
-    NamedContactForm,
-    PromiseForm,
-)
-from loan_collections.policy import CONTACT_TZ, contact_policy
-from loan_collections.selectors import (
+from loan_collections.case_selectors import (
     case_arrears,
     case_contacts,
     case_events,
@@ -44,6 +34,16 @@ from loan_collections.selectors import (
     may_see_all_cases,
     named_contacts_of,
 )
+from loan_collections.forms import (
+    AssignForm,
+    CaseFilterForm,
+    ConsentForm,
+    ContactForm,
+    EscalateForm,
+    NamedContactForm,
+    PromiseForm,
+)
+from loan_collections.policy import CONTACT_TZ, contact_policy
 from loanops.exceptions import DomainError
 from servicing.services.business_date import business_date_get
 from underwriting.views import StaffPermissionRequiredMixin, apply_domain_error, is_htmx

@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
         "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
         "ContactChannelEnum": "loan_collections.case_models.ContactChannel",
+        "RepaymentChannelEnum": "servicing.models.RepaymentChannel",
         "ContactPartyEnum": "loan_collections.case_models.ContactParty",
         "ContactOutcomeEnum": "loan_collections.case_models.ContactOutcome",
         "ContactRelationEnum": "loan_collections.case_models.ContactRelation",

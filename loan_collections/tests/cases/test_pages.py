@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from loan_collections.case_models import CollectionCase, ContactAttempt, PromiseToPay
-from loan_collections.tests.conftest import D, add_installments, days
+from loan_collections.tests.cases.conftest import D, add_installments, days
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from loan_collections import api
+from loan_collections import case_api as api
 
 urlpatterns: list[URLPattern] = [
     path("collection-cases/", api.CaseListApi.as_view(), name="collection-case-list"),

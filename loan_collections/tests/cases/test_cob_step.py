@@ -26,7 +26,7 @@ from loan_collections.case_models import (
     PromiseToPay,
 )
 from loan_collections.steps import collections as collections_step
-from loan_collections.tests.conftest import D, days, pay
+from loan_collections.tests.cases.conftest import D, days, pay
 from loanops.cob import CobStep
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ import pytest
 from django.test import override_settings
 
 from loan_collections.case_models import CollectionCase, ContactAttempt, NamedContact, PromiseToPay
-from loan_collections.tests.conftest import D, add_installments, days
+from loan_collections.tests.cases.conftest import D, add_installments, days
 
 pytestmark = pytest.mark.django_db
 

@@ -49,12 +49,14 @@ def race(worker: Callable[[int], Any], n: int = THREADS) -> list[Any]:
 
 def test_concurrent_effective_calls_stop_at_three(make_case: Callable[..., Any], boss: Any) -> None:
     case = make_case(assigned_to=None)
-    results = race(
-        lambda i: contact_attempt_log(
+
+    def call(i: int) -> Any:
+        return contact_attempt_log(
             actor=boss, case_id=case.pk, channel="phone", party="debtor", outcome="connected",
             number=f"1390000{i:04d}", at=AT,
         )  # fmt: skip
-    )
+
+    results = race(call)
     refused = [r for r in results if isinstance(r, ContactRefused)]
     assert len(refused) == THREADS - 3, results
     assert ContactAttempt.objects.filter(refused=False, effective=True).count() == 3
@@ -62,14 +64,16 @@ def test_concurrent_effective_calls_stop_at_three(make_case: Callable[..., Any],
 
 
 def test_concurrent_dials_to_one_number_stop_at_six(make_case: Callable[..., Any], boss: Any) -> None:
-    from loan_collections.tests.conftest import new_debtor
+    from loan_collections.tests.cases.conftest import new_debtor
 
     cases = [make_case(customer=new_debtor()) for _ in range(THREADS)]
-    results = race(
-        lambda i: contact_attempt_log(
+
+    def call(i: int) -> Any:
+        return contact_attempt_log(
             actor=boss, case_id=cases[i].pk, channel="phone", party="debtor", outcome="no_answer",
             number="13800001234", at=AT,
         )  # fmt: skip
-    )
+
+    results = race(call)
     assert sum(isinstance(r, ContactRefused) for r in results) == THREADS - 6, results
     assert ContactAttempt.objects.filter(refused=False, number="13800001234").count() == 6

@@ -14,7 +14,7 @@ from compliance.models import AuditEvent
 from loan_collections.batch import collections_run
 from loan_collections.case_models import CollectionCase, PromiseToPay
 from loan_collections.services import promise_create
-from loan_collections.tests.conftest import D, days, pay
+from loan_collections.tests.cases.conftest import D, days, pay
 from loanops.exceptions import DomainError, InputError
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from loan_collections.services import (
     contact_consent_revoke,
     named_contact_add,
 )
-from loan_collections.tests.conftest import new_debtor
+from loan_collections.tests.cases.conftest import new_debtor
 from loanops.exceptions import DomainError, InputError
 
 pytestmark = pytest.mark.django_db

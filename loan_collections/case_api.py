@@ -39,7 +39,7 @@ from loan_collections.case_models import (
     PromiseStatus,
     PromiseToPay,
 )
-from loan_collections.selectors import (
+from loan_collections.case_selectors import (
     case_arrears,
     case_contacts,
     case_events,
