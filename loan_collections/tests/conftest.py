@@ -1,7 +1,7 @@
-"""The money engine's fixtures (users per role, disbursed loans, the ledger check after every test)."""
+"""The money engine's fixtures (users per role, disbursed loans). The COB tests also import its autouse
+ledger check (``_ledger_stays_consistent``) themselves, so it does not apply to every test in this folder."""
 
 from servicing.tests.conftest import (  # noqa: F401
-    _ledger_stays_consistent,
     active_loan,
     api,
     business_date,

@@ -20,7 +20,10 @@ from servicing.models import Installment, JournalEntry
 from servicing.selectors import ledger_check, schedule_current
 from servicing.services import loan_disburse, repayment_record
 from servicing.services.common import system_user
-from servicing.tests.conftest import set_business_date
+from servicing.tests.conftest import (
+    _ledger_stays_consistent,  # noqa: F401  (autouse: ledger check)
+    set_business_date,
+)
 from servicing.tests.test_concurrency_pg import race
 
 pytestmark = [

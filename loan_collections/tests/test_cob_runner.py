@@ -13,12 +13,16 @@ from applications.models import Loan, LoanStageEvent, LoanStatus
 from compliance.audit import audit_verify_chain
 from compliance.models import AuditEvent
 from loan_collections.cob.models import CobRun, CobRunStatus, CobStepRun
-from loan_collections.cob.runner import cob_pending_dates, cob_run, cob_start
+from loan_collections.cob.runner import cob_pending_dates, cob_run, cob_start, cob_steps
 from loanops.exceptions import DomainError
 from servicing.models import Installment, JournalEntry, JournalLine
 from servicing.services.business_date import business_date_get
 from servicing.services.common import system_user
-from servicing.tests.conftest import make_user, set_business_date
+from servicing.tests.conftest import (
+    _ledger_stays_consistent,  # noqa: F401  (autouse: ledger check)
+    make_user,
+    set_business_date,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +62,8 @@ def test_cob_for_next_date_closes_the_day_and_moves_the_business_date(active_loa
     assert [(r.business_date, r.status) for r in runs] == [(date(2025, 2, 16), CobRunStatus.COMPLETED)]
     assert business_date_get() == date(2025, 2, 16)
     steps = list(CobStepRun.objects.filter(run=runs[0]).order_by("position").values_list("step", "completed_at"))
-    assert [s for s, _ in steps] == ["due", "penalty", "bucket"]
+    assert [s for s, _ in steps] == [step.name for step in cob_steps()]
+    assert [s for s, _ in steps][:3] == ["due", "penalty", "bucket"]
     assert all(done is not None for _, done in steps)
     active_loan.refresh_from_db()
     assert (active_loan.status, active_loan.days_past_due, active_loan.bucket) == (LoanStatus.OVERDUE, 1, "M1")
@@ -199,8 +204,13 @@ def test_distributed_mode_dispatches_each_step_after_the_previous_one(
     ]
     assert snapshot() == expected
     steps = [batch[0].split("(")[1].split(",")[1].strip(" '") for batch in handed_out if "chunk" in batch[0]]
-    assert steps == ["due", "penalty", "bucket", "due", "penalty", "bucket"]  # one group per step, in order
-    assert all(len(batch) == 2 for batch in handed_out if "chunk" in batch[0])  # loans 1–3: chunks [0,2) [2,4)
+    names = [step.name for step in cob_steps()]
+    assert steps == names + names  # one group per step, in order, for each date
+    chunked = {step.name for step in cob_steps() if step.chunked}
+    for batch in handed_out:
+        if "chunk" in batch[0]:  # loans 1–3: chunks [0,2) [2,4); a step that is not chunked: one task
+            step = batch[0].split("(")[1].split(",")[1].strip(" '")
+            assert len(batch) == (2 if step in chunked else 1)
 
 
 def test_api_runs_cob_for_a_manager_and_refuses_others(active_loan: Loan, api: Any, ops: Any) -> None:
@@ -222,4 +232,4 @@ def test_api_runs_cob_for_a_manager_and_refuses_others(active_loan: Loan, api: A
         ("2025-02-16", "completed"),
         ("2025-02-17", "completed"),
     ]
-    assert body["runs"][0]["chunks_done"] == body["runs"][0]["chunks_planned"] == 3
+    assert body["runs"][0]["chunks_done"] == body["runs"][0]["chunks_planned"] == len(cob_steps())
