@@ -7,6 +7,8 @@ serializers check types, `underwriting.risk_services` checks permission, state a
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,7 +24,7 @@ from underwriting.risk_selectors import loan_assessments, loan_credit_report
 from underwriting.risk_services import assessment_run, credit_report_save
 
 
-def _money(**kwargs: object) -> serializers.DecimalField:
+def _money(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, min_value=0, **kwargs
     )

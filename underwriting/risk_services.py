@@ -10,7 +10,10 @@ blacklist and industry-warning look-ups; the insert; the audit row.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -22,7 +25,7 @@ from django.utils import timezone
 
 from applications.lifecycle import loans_for_update
 from applications.models import Loan, LoanStatus
-from applications.selectors import loan_get_for_actor
+from applications.selectors import loan_get_for_actor, loans_visible_to
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
 from loanops.exceptions import DomainError, InputError, InvalidTransition
@@ -196,19 +199,23 @@ def credit_report_save(*, actor: Any, loan_id: int, data: dict[str, Any]) -> Cre
 
 # --- scorecards -----------------------------------------------------------------------------------------
 
-_compiled_cache: dict[int, CompiledScorecard] = {}
+_compiled_cache: dict[tuple[int, int, Any], CompiledScorecard] = {}
 
 
 def compiled_scorecard(scorecard: Scorecard) -> CompiledScorecard:
-    """The scorecard's bins as Decimals. Cached per row: a version never changes once created."""
-    compiled = _compiled_cache.get(scorecard.pk)
+    """The scorecard's bins as Decimals. Cached per version: a version never changes once created (the key
+    includes the creation time, so a row id reused after a rollback never finds another version's bins)."""
+    key = (scorecard.pk, scorecard.version, scorecard.created_at)
+    compiled = _compiled_cache.get(key)
     if compiled is None:
+        if "characteristics" in scorecard.get_deferred_fields():
+            scorecard = Scorecard.objects.get(pk=scorecard.pk)
         compiled = compile_scorecard(
             base_points=scorecard.base_points,
             characteristics=scorecard.characteristics,
             grade_cutoffs=scorecard.grade_cutoffs,
         )
-        _compiled_cache[scorecard.pk] = compiled
+        _compiled_cache[key] = compiled
     return compiled
 
 
@@ -303,13 +310,20 @@ def authority_rule(*, grade: str, amount: Decimal) -> ApprovalAuthority | None:
 # --- the assessment -------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _blacklist_match() -> Callable[..., Any] | None:
+    try:
+        return importlib.import_module("compliance.blacklist").blacklist_match  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        return None
+
+
 def blacklist_hit(loan: Loan) -> str:
     """The blacklist reason when the applicant is listed, else "" (`compliance.blacklist`, by intake)."""
-    try:
-        from compliance import blacklist
-    except ImportError:
+    match_function = _blacklist_match()
+    if match_function is None:
         return ""
-    match = blacklist.blacklist_match(loan.customer)  # type: ignore[attr-defined]
+    match = match_function(loan.customer)
     if not match:
         return ""
     return str(getattr(match, "reason", "") or "命中黑名单")
@@ -386,7 +400,8 @@ def _facts_snapshot(facts: Facts) -> dict[str, Any]:
 
 def assess(loan: Loan, *, actor: Any, trigger: str, notes: str = "") -> RiskAssessment:
     """Run the rules and the active scorecard on a locked, loaded loan and store the result (no checks)."""
-    scorecard = Scorecard.objects.filter(is_active=True).first()
+    # the bins of a version never change: read only its identity and use the compiled (cached) bins
+    scorecard = Scorecard.objects.filter(is_active=True).only("pk", "version", "created_at").first()
     if scorecard is None:
         raise DomainError("没有生效中的评分卡，请风控经理先启用一个版本", code="no_active_scorecard")
     facts = assessment_facts(loan)
@@ -418,10 +433,6 @@ def assess(loan: Loan, *, actor: Any, trigger: str, notes: str = "") -> RiskAsse
     return assessment
 
 
-def _lock_loaded(loan_id: int) -> Loan:
-    return loans_for_update().select_related("customer", "product", "credit_report").get(pk=loan_id)
-
-
 def _clean_notes(notes: Any) -> str:
     text = str(notes or "").strip()
     if len(text) > NOTES_MAX_LENGTH:
@@ -432,9 +443,15 @@ def _clean_notes(notes: Any) -> str:
 @transaction.atomic
 def assessment_run(*, actor: Any, loan_id: int, notes: str = "") -> RiskAssessment:
     """运行评估: a new assessment of a loan in risk review with the active scorecard."""
-    loan_get_for_actor(actor=actor, loan_id=loan_id)
     require_perm(actor, "underwriting.add_riskassessment")
-    loan = _lock_loaded(loan_id)
+    # visible to the actor (Loan.DoesNotExist → 404 otherwise), locked, with what the rules read: one query
+    loan = (
+        loans_visible_to(actor)
+        .select_related("credit_report")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+        .get(pk=loan_id)
+    )
     if loan.status != LoanStatus.RISK_REVIEW:
         raise InvalidTransition(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，只有风控审查中的申请可以运行评估",

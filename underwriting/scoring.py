@@ -13,9 +13,6 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any, Final
 
-from stdnum.cn import ric
-from stdnum.exceptions import ValidationError as StdnumError
-
 from loanops.exceptions import InputError
 from loanops.money import format_rate_percent
 
@@ -307,14 +304,20 @@ def score(card: CompiledScorecard, values: Mapping[str, Decimal | None]) -> tupl
 # --- facts ----------------------------------------------------------------------------------------
 
 
+_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK: Final = "10X98765432"
+
+
 def birth_date_from_id(id_number: str) -> date | None:
-    """The birth date inside a valid 18-digit 居民身份证 number (GB 11643), or None if absent or invalid."""
-    text = (id_number or "").strip()
-    if not text:
+    """The birth date inside a valid 18-digit 居民身份证 number (GB 11643 check digit), or None."""
+    text = (id_number or "").strip().upper()
+    if len(text) != 18 or not text[:17].isdigit():
+        return None
+    if _ID_CHECK[sum(int(c) * w for c, w in zip(text, _ID_WEIGHTS, strict=False)) % 11] != text[17]:
         return None
     try:
-        return ric.get_birth_date(text)  # type: ignore[no-any-return]
-    except StdnumError:
+        return date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
         return None
 
 

@@ -59,12 +59,14 @@ def stage_clock(loan: Loan, *, now: datetime | None = None) -> StageClock:
     return StageClock(status=loan.status, elapsed=now - loan.status_changed_at, target_hours=sla_hours(loan.status))
 
 
-def attach_stage_clocks(loans: list[Any], *, now: datetime | None = None) -> list[Any]:
-    """Set ``loan.stage_clock`` on each loan of a page (no queries)."""
+def attach_stage_clocks(loans: list[Any], *, now: datetime | None = None) -> list[StageClock]:
+    """Set ``loan.stage_clock`` on each loan of a page (no queries); returns the clocks."""
     now = now or timezone.now()
+    clocks = []
     for loan in loans:
         loan.stage_clock = stage_clock(loan, now=now)
-    return loans
+        clocks.append(loan.stage_clock)
+    return clocks
 
 
 def stage_durations(loan: Loan, *, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ class QueueView(StaffPermissionMixin, TemplateView):
         groups = []
         for status in statuses:
             loans = list(queue.filter(status=status)[:QUEUE_ROWS_PER_STATUS]) if counts.get(status) else []
-            attach_stage_clocks(loans)  # time in stage vs. LOANOPS_STAGE_SLA_HOURS (no queries)
+            clocks = attach_stage_clocks(loans)  # time in stage vs. LOANOPS_STAGE_SLA_HOURS (no queries)
             groups.append(
                 {
                     "status": status,
@@ -112,7 +112,7 @@ class QueueView(StaffPermissionMixin, TemplateView):
                     "count": counts.get(status, 0),
                     "loans": loans,
                     "sla_hours": sla_hours(status),
-                    "late": sum(1 for loan in loans if loan.stage_clock.is_late),
+                    "late": len([clock for clock in clocks if clock.is_late]),
                 }
             )
         context.update(
