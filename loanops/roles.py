@@ -45,6 +45,14 @@ _RISK_REVIEW = [
     "underwriting.view_approvalauthority",
 ]
 
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPS: [
         *_VIEW,
@@ -75,6 +83,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_RISK_REVIEW,
         "underwriting.add_scorecard",
         "underwriting.activate_scorecard",
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -98,6 +107,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",

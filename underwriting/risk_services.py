@@ -10,10 +10,7 @@ blacklist and industry-warning look-ups; the insert; the audit row.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
-from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -28,6 +25,7 @@ from applications.models import Loan, LoanStatus
 from applications.selectors import loan_get_for_actor, loans_visible_to
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
+from compliance.blacklist import blacklist_match
 from loanops.exceptions import DomainError, InputError, InvalidTransition
 from loanops.money import to_decimal, to_money
 from underwriting.assessment import (
@@ -310,23 +308,13 @@ def authority_rule(*, grade: str, amount: Decimal) -> ApprovalAuthority | None:
 # --- the assessment -------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _blacklist_match() -> Callable[..., Any] | None:
-    try:
-        return importlib.import_module("compliance.blacklist").blacklist_match  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        return None
-
-
 def blacklist_hit(loan: Loan) -> str:
-    """The blacklist reason when the applicant is listed, else "" (`compliance.blacklist`, by intake)."""
-    match_function = _blacklist_match()
-    if match_function is None:
+    """The blacklist entry's reason when the applicant (ID number, USCC or phone) is listed, else ""."""
+    customer = loan.customer
+    entry = blacklist_match(id_number=customer.id_number, uscc=customer.uscc, phone=customer.phone)
+    if entry is None:
         return ""
-    match = match_function(loan.customer)
-    if not match:
-        return ""
-    return str(getattr(match, "reason", "") or "命中黑名单")
+    return entry.reason or "命中黑名单"
 
 
 def industry_warning_text(loan: Loan) -> tuple[bool, str]:

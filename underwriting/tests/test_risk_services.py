@@ -427,3 +427,17 @@ def test_no_active_scorecard_skips_the_automatic_run_and_refuses_the_manual_one(
     with pytest.raises(DomainError) as error:
         assessment_run(actor=risk, loan_id=draft_loan.pk)
     assert error.value.code == "no_active_scorecard"
+
+
+def test_a_blacklisted_applicant_is_knocked_out(review_loan: Loan, risk: Any) -> None:
+    from compliance.services import blacklist_add
+
+    # listed after intake (intake itself refuses listed applicants): the assessment catches it
+    blacklist_add(actor=risk, id_number=review_loan.customer.id_number, reason="冒用他人身份", source="internal")
+    assessment = assessment_run(actor=risk, loan_id=review_loan.pk)
+    assert assessment.knocked_out and "ko_blacklist" in assessment.reason_codes
+    result = next(r for r in assessment.rule_results if r["code"] == "ko_blacklist")
+    assert "冒用他人身份" in result["message"]
+    with pytest.raises(DomainError) as error:
+        loan_approve(actor=risk, loan_id=review_loan.pk, approved_amount=None, note="同意")
+    assert error.value.code == "knockout"
