@@ -16,7 +16,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_bench_intake_prints_the_figure_and_rolls_back() -> None:
-    before = (Loan.objects.count(), Customer.objects.count(), RiskAssessment.objects.count(), AuditEvent.objects.count())
+    before = (
+        Loan.objects.count(),
+        Customer.objects.count(),
+        RiskAssessment.objects.count(),
+        AuditEvent.objects.count(),
+    )
     out = io.StringIO()
     call_command("bench", "intake", "--seconds", "0", stdout=out)
     lines = out.getvalue().strip().splitlines()
