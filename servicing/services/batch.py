@@ -106,9 +106,9 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
 # --- step 1: installments fall due, become overdue; days past due ---------------------------------
 
 _OPEN = (
-    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
-    f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} "
-    "WHERE i.due_date <= %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
+    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
+    f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
+    "WHERE i.due_date BETWEEN %(since)s AND %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
 )
 
 
@@ -124,8 +124,22 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi, "actor": _actor_id(actor), "now": timezone.now()}
+    # The oldest open installment of the current schedules (from the partial index): bounding the due
+    # dates below lets the planner see that only the day's increment qualifies, not half the book.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.due_date FROM {INST} i WHERE (i.status = 'pending' OR NOT i.interest_booked) "  # noqa: S608
+            "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
+            f"AND EXISTS (SELECT 1 FROM {SCHED} s WHERE s.id = i.schedule_id AND s.is_current) "
+            "ORDER BY i.due_date LIMIT 1",
+            params,
+        )
+        row = cursor.fetchone()
+        params["since"] = row[0] if row else None
+    if params["since"] is None or params["since"] > business_date:
+        return {"interest_booked": 0, "became_due": 0}
     candidates = (
-        f"SELECT i.loan_id FROM {INST} i WHERE i.due_date <= %(d)s "  # noqa: S608
+        f"SELECT i.loan_id FROM {INST} i WHERE i.due_date BETWEEN %(since)s AND %(d)s "  # noqa: S608
         "AND (i.status = 'pending' OR NOT i.interest_booked) AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
     if not _lock_loans(candidates, params):
@@ -144,7 +158,8 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
     if booked:
         joined = (
             f"FROM {INST} i JOIN {ENTRY} e ON e.source_key = 'interest:' || i.id "
-            "WHERE e.id > %(mark)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND NOT i.interest_booked"
+            "WHERE e.id > %(mark)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND NOT i.interest_booked "
+            "AND i.due_date BETWEEN %(since)s AND %(d)s AND (i.status = 'pending' OR NOT i.interest_booked)"
         )
         _execute(
             f"INSERT INTO {LINE} (entry_id, loan_id, account, debit, credit) "
@@ -175,8 +190,8 @@ def installments_mark_overdue(*, business_date: date, id_range: IdRange = None) 
     since = "due_date + 1" if _pg() else "date(due_date, '+1 day')"
     return _execute(
         f"UPDATE {INST} SET status = 'overdue', overdue_since = {since} "  # noqa: S608
-        f"WHERE id IN (SELECT i.id FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
-        f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} "
+        f"WHERE id IN (SELECT i.id FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
+        f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
         "WHERE i.status = 'due' AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s)",
         params,
     )
@@ -192,7 +207,7 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> in
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     unpaid = (
-        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
+        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
         f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
     candidates = (
@@ -204,13 +219,14 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> in
     dpd = "%(d)s::date - MIN(i.due_date)" if _pg() else "CAST(julianday(%(d)s) - julianday(MIN(i.due_date)) AS INTEGER)"
     changed = _execute(
         f"UPDATE {L} SET days_past_due = x.dpd FROM (SELECT i.loan_id, {dpd} AS dpd {unpaid} GROUP BY i.loan_id) x "  # noqa: S608
-        f"WHERE {L}.id = x.loan_id AND {L}.status IN {SERVICING_SQL} AND {L}.days_past_due <> x.dpd",
+        f"WHERE {L}.id = x.loan_id AND {L}.status IN {SERVICING_SQL} AND {L}.days_past_due <> x.dpd "
+        f"AND {L}.id >= %(lo)s AND {L}.id < %(hi)s",
         params,
     )
     changed += _execute(
         f"UPDATE {L} SET days_past_due = 0 WHERE days_past_due > 0 AND id >= %(lo)s AND id < %(hi)s "  # noqa: S608
         f"AND status IN {SERVICING_SQL} AND NOT EXISTS (SELECT 1 FROM {INST} i "
-        f"JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current WHERE i.loan_id = {L}.id "
+        f"JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s WHERE i.loan_id = {L}.id "
         f"AND i.status IN {UNPAID_SQL} AND i.due_date < %(d)s)",
         params,
     )
@@ -225,8 +241,8 @@ _PENALTY_WHERE = (
     "AND (i.principal_paid < i.principal_due OR (p.compound_overdue_interest AND i.interest_paid < i.interest_due))"
 )
 _PENALTY_FROM = (
-    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current "
-    f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} JOIN {P} p ON p.id = l.product_id "
+    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
+    f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s JOIN {P} p ON p.id = l.product_id "
 )
 
 # One statement: compute each candidate's penalty for [accrued_to or due_date, D), add it to the exact

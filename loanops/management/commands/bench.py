@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 BENCHMARKS: dict[str, str] = {
     "schedule": "servicing.benchmarks.bench_schedule",
     "intake": "underwriting.benchmarks.bench_intake",
+    "cob": "loan_collections.cob.bench.bench_cob",
 }
 
 
@@ -37,10 +38,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark to run")
         parser.add_argument("--seconds", type=float, default=3.0, help="how long to run (default 3)")
+        parser.add_argument("--loans", type=int, default=None, help="portfolio size (bench cob)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         seconds = options["seconds"]
         if seconds < 0:
             raise CommandError("--seconds must not be negative")
         bench = resolve(BENCHMARKS[options["name"]])
-        bench(seconds=seconds, write=self.stdout.write)
+        kwargs: dict[str, Any] = {"seconds": seconds, "write": self.stdout.write}
+        if options["loans"] is not None:
+            if options["loans"] < 1:
+                raise CommandError("--loans must be positive")
+            kwargs["loans"] = options["loans"]
+        try:
+            bench(**kwargs)
+        except RuntimeError as exc:
+            raise CommandError(str(exc)) from exc
