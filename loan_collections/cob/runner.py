@@ -330,7 +330,10 @@ def _dispatch(signatures: list[Any]) -> None:
     """Hand task signatures to the workers (one group: the chunks of a step run in parallel)."""
     from celery import group
 
-    group(signatures).apply_async()
+    try:
+        group(signatures).apply_async()
+    except Exception:  # broker down: nothing is lost — running COB again re-dispatches the missing chunks
+        logger.exception("COB: could not hand %d task(s) to the workers", len(signatures))
 
 
 def cob_chunk_task_body(*, business_date: date, step_name: str, position: int, chunk: tuple[int, int]) -> None:
