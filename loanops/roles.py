@@ -78,6 +78,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        "notifications.view_outboxmessage",
+        "notifications.change_outboxmessage",
     ],
     CUSTOMER: [
         "applications.submit_loan",

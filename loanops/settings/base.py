@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "loanops",
     "compliance",
+    "notifications",
     "applications",
     "underwriting",
     "contracts",
@@ -142,6 +143,11 @@ LOANOPS_SYSTEM_USERNAME = "system"
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
 LOANOPS_COB_STEPS: list[str] = []
+
+# Notifications (transactional outbox, notifications app).
+LOANOPS_SMS_PROVIDER = os.environ.get("LOANOPS_SMS_PROVIDER", "notifications.channels.LoggingSmsProvider")
+LOANOPS_OUTBOX_MAX_ATTEMPTS = 8  # a message still failing after this many tries is marked failed
+LOANOPS_OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles with each further failure
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
