@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views import View
 
@@ -16,7 +16,7 @@ from notifications.services import inbox_mark_read
 class InboxView(LoginRequiredMixin, View):
     """Any staff member sees only the messages addressed to them; marking read changes only their own."""
 
-    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if request.user.is_authenticated and not request.user.is_staff:
             raise PermissionDenied("仅限员工访问")
         return super().dispatch(request, *args, **kwargs)

@@ -47,3 +47,6 @@ class RiskReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.loan}"
+
+
+from underwriting import industry_restrictions  # noqa: E402, F401  (industry restriction models)

@@ -142,7 +142,13 @@ LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype
 LOANOPS_SYSTEM_USERNAME = "system"
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
-LOANOPS_COB_STEPS: list[str] = []
+LOANOPS_COB_STEPS: list[str] = [
+    "loan_collections.reminders.REMINDERS_STEP",
+]
+# Step 6 (reminders): days before a due date to remind (T−3, T−1, T0) and days after it to send an
+# overdue notice (D+1, D+3, D+7).
+LOANOPS_REMINDER_DAYS_BEFORE = [3, 1, 0]
+LOANOPS_OVERDUE_NOTICE_DAYS = [1, 3, 7]
 
 # Notifications (transactional outbox, notifications app).
 LOANOPS_SMS_PROVIDER = os.environ.get("LOANOPS_SMS_PROVIDER", "notifications.channels.LoggingSmsProvider")
