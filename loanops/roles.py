@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        "collections.complete_post_loan_review",
     ],
     PRODUCT: [
         *_VIEW,
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SERVICE: [
         *_VIEW,
+        "collections.complete_return_visit",
     ],
     MANAGER: [
         *_VIEW,
@@ -80,6 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.view_reports",
         "notifications.view_outboxmessage",
         "notifications.change_outboxmessage",
+        "collections.view_stafftask",
     ],
     CUSTOMER: [
         "applications.submit_loan",

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("reporting.urls_backoffice")),
     path("", include("underwriting.urls_backoffice")),
     path("", include("notifications.urls_backoffice")),
+    path("", include("loan_collections.urls_post_loan")),
 ]
