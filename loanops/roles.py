@@ -59,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.reject_loan",
         "applications.make_offer_loan",
         "collections.complete_post_loan_review",
+        "collections.view_industryrisksnapshot",
     ],
     PRODUCT: [
         *_VIEW,
@@ -83,6 +84,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "notifications.view_outboxmessage",
         "notifications.change_outboxmessage",
         "collections.view_stafftask",
+        "collections.view_industryrisksnapshot",
+        "underwriting.lift_industryrestriction",
+        "underwriting.approve_restricted_offer",
     ],
     CUSTOMER: [
         "applications.submit_loan",

@@ -8,6 +8,8 @@ maximum amount × `factor` and need a manager's approval (`RestrictedOfferApprov
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -15,7 +17,7 @@ from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Industry, Loan
-from loanops.money import rate_field
+from loanops.money import rate_field, to_money
 
 
 class IndustryRestriction(models.Model):
@@ -70,3 +72,22 @@ class RestrictedOfferApproval(models.Model):
     class Meta:
         verbose_name = _("受限行业要约审批")
         verbose_name_plural = _("受限行业要约审批")
+
+
+# --- reads used by product matching and the offer (no writes here) ---------------------------------
+
+
+def industry_restriction_active(industry: str) -> IndustryRestriction | None:
+    """The active restriction of an industry, if any (one query)."""
+    return IndustryRestriction.objects.filter(industry=industry, lifted_at__isnull=True).first()
+
+
+def restricted_max_amount(max_amount: Decimal, restriction: IndustryRestriction | None) -> Decimal:
+    """A product's maximum amount under a restriction: max × factor (rounded to cents), else unchanged."""
+    if restriction is None:
+        return max_amount
+    return to_money(max_amount * restriction.factor)
+
+
+def restricted_offer_approved(loan: Loan) -> bool:
+    return RestrictedOfferApproval.objects.filter(loan=loan).exists()
