@@ -97,7 +97,8 @@ def industry_overdue_rates() -> dict[str, dict[str, Any]]:
             "outstanding": outstanding,
             "overdue": overdue,
             "loans": row["loans"],
-            "rate": to_rate(overdue / outstanding),
+            "ratio": overdue / outstanding,  # exact: the thresholds compare against this
+            "rate": to_rate(overdue / outstanding),  # stored and shown (6 places)
         }
     return result
 
@@ -192,7 +193,7 @@ def early_warning_run(*, business_date: date, id_range: IdRange = None) -> int:
             overdue_principal=figures["overdue"],
             loan_count=figures["loans"],
             overdue_rate=figures["rate"],
-            level=level_for(figures["rate"], warning=warning, restriction=restriction_threshold),
+            level=level_for(figures["ratio"], warning=warning, restriction=restriction_threshold),
             warning_threshold=warning,
             restriction_threshold=restriction_threshold,
         )
@@ -255,7 +256,7 @@ def early_warning_run(*, business_date: date, id_range: IdRange = None) -> int:
     over = [
         i
         for i, f in rates.items()
-        if level_for(f["rate"], warning=warning, restriction=restriction_threshold) == WarningLevel.RESTRICTION
+        if level_for(f["ratio"], warning=warning, restriction=restriction_threshold) == WarningLevel.RESTRICTION
     ]
     active = set(
         IndustryRestriction.objects.filter(industry__in=over, lifted_at__isnull=True).values_list("industry", flat=True)
@@ -321,3 +322,45 @@ def industry_restriction_lift(*, actor: Any, restriction_id: int, reason: str) -
         data={"industry": restriction.industry, "lifted_on": restriction.lifted_on},
     )
     return restriction
+
+
+# --- reads for the back-office page ---------------------------------------------------------------
+
+
+def warning_overview() -> dict[str, Any]:
+    """The latest snapshot date's rows, active restrictions, recent lifts, and approved loans in restricted
+    industries still waiting for a manager's offer approval (a fixed number of queries)."""
+    from applications.models import Loan, LoanStatus
+
+    latest = IndustryRiskSnapshot.objects.order_by("-business_date").values_list("business_date", flat=True).first()
+    snapshots = (
+        list(IndustryRiskSnapshot.objects.filter(business_date=latest).order_by("-overdue_rate", "industry"))
+        if latest is not None
+        else []
+    )
+    active = list(IndustryRestriction.objects.filter(lifted_at__isnull=True).order_by("industry"))
+    lifted = list(
+        IndustryRestriction.objects.filter(lifted_at__isnull=False)
+        .select_related("lifted_by")
+        .order_by("-lifted_at")[:10]
+    )
+    waiting = list(
+        Loan.objects.filter(
+            status=LoanStatus.APPROVED,
+            customer__industry__in=[r.industry for r in active],
+            restricted_offer_approval__isnull=True,
+        )
+        .select_related("customer", "product")
+        .order_by("status_changed_at", "pk")[:100]
+    )
+    factors = {r.industry: r for r in active}
+    for loan in waiting:
+        restriction = factors[loan.customer.industry]
+        loan.restricted_max = to_money(loan.product.max_amount * restriction.factor)  # type: ignore[attr-defined]
+    return {
+        "snapshot_date": latest,
+        "snapshots": snapshots,
+        "restrictions": active,
+        "lifted": lifted,
+        "waiting_loans": waiting,
+    }

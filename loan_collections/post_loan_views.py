@@ -93,3 +93,84 @@ class TaskCompleteView(StaffOnlyView):
             return MyTasksView().get(request, form=form, form_task=pk, status=exc.http_status)
         messages.success(request, f"已完成：{task.get_kind_display()}（{task.loan}）")
         return redirect("backoffice:my-tasks")
+
+
+# --- industry early warning ------------------------------------------------------------------------
+
+
+class LiftForm(forms.Form):
+    reason = forms.CharField(label="解除原因", max_length=2000)
+
+
+class ApproveOfferForm(forms.Form):
+    note = forms.CharField(label="审批意见", max_length=2000)
+
+
+class IndustryWarningsView(StaffOnlyView):
+    """行业预警: the latest overdue rate per industry, the active restrictions (a manager may lift them) and
+    the approved loans in restricted industries waiting for a manager's approval of their offer."""
+
+    def allowed(self, user: Any) -> bool:
+        return bool(user.has_perm("collections.view_industryrisksnapshot"))
+
+    def get(self, request: HttpRequest, status: int = 200, errors: dict[str, str] | None = None) -> HttpResponse:
+        from loan_collections.early_warning import thresholds, warning_overview
+
+        warning, restriction, factor = thresholds()
+        context = {
+            "page_title": "行业预警",
+            **warning_overview(),
+            "warning_threshold": warning,
+            "restriction_threshold": restriction,
+            "factor": factor,
+            "can_lift": request.user.has_perm("underwriting.lift_industryrestriction"),
+            "can_approve": request.user.has_perm("underwriting.approve_restricted_offer"),
+            "errors": errors or {},
+        }
+        return render(request, "loan_collections/post_loan/industry_warnings.html", context, status=status)
+
+
+class IndustryRestrictionLiftView(StaffOnlyView):
+    def allowed(self, user: Any) -> bool:
+        return bool(user.has_perm("underwriting.lift_industryrestriction"))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from loan_collections.early_warning import industry_restriction_lift
+        from underwriting.industry_restrictions import IndustryRestriction
+
+        form = LiftForm(request.POST)
+        if not form.is_valid():
+            return IndustryWarningsView().get(request, status=400, errors={f"lift-{pk}": "请填写解除原因"})
+        try:
+            industry_restriction_lift(actor=request.user, restriction_id=pk, reason=form.cleaned_data["reason"])
+        except IndustryRestriction.DoesNotExist as exc:
+            from django.http import Http404
+
+            raise Http404("行业限制不存在") from exc
+        except DomainError as exc:
+            return IndustryWarningsView().get(request, status=exc.http_status, errors={f"lift-{pk}": exc.message})
+        messages.success(request, "已解除行业限制")
+        return redirect("backoffice:industry-warnings")
+
+
+class RestrictedOfferApproveView(StaffOnlyView):
+    def allowed(self, user: Any) -> bool:
+        return bool(user.has_perm("underwriting.approve_restricted_offer"))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from applications.models import Loan
+        from underwriting.restriction_services import restricted_offer_approve
+
+        form = ApproveOfferForm(request.POST)
+        if not form.is_valid():
+            return IndustryWarningsView().get(request, status=400, errors={f"loan-{pk}": "请填写审批意见"})
+        try:
+            restricted_offer_approve(actor=request.user, loan_id=pk, note=form.cleaned_data["note"])
+        except Loan.DoesNotExist as exc:
+            from django.http import Http404
+
+            raise Http404("贷款不存在") from exc
+        except DomainError as exc:
+            return IndustryWarningsView().get(request, status=exc.http_status, errors={f"loan-{pk}": exc.message})
+        messages.success(request, "已审批，可出具要约")
+        return redirect("backoffice:industry-warnings")
