@@ -12,6 +12,7 @@ PRODUCT = "product"
 RISK = "risk"
 OPS = "ops"
 SERVICE = "service"
+COLLECTOR = "collector"
 CUSTOMER = "customer"
 SYSTEM = "system"
 
@@ -21,17 +22,40 @@ ROLE_LABELS: dict[str, str] = {
     RISK: "风控经理",
     OPS: "运营专员",
     SERVICE: "客服专员",
+    COLLECTOR: "催收专员",
     CUSTOMER: "借款人",
     SYSTEM: "系统批处理",
 }
 
-STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE)
+STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE, COLLECTOR)
 
 _VIEW = [
     "applications.view_loan",
     "applications.view_customer",
     "applications.view_loandocument",
     "applications.view_product",
+]
+
+# Collections: who works cases (their own, "我的案件"), who sees all of them and assigns or escalates.
+_COLLECTIONS_WORK = [
+    "collections.view_collectioncase",
+    "collections.add_contactattempt",
+    "collections.add_promisetopay",
+    "collections.add_namedcontact",
+    "collections.add_contactconsent",
+]
+_COLLECTIONS_MANAGE = [
+    *_COLLECTIONS_WORK,
+    "collections.view_all_collectioncases",
+    "collections.assign_collectioncase",
+]
+
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -51,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.settle_loan",
         "applications.archive_loan",
         "servicing.add_repayment",
+        "collections.add_namedcontact",
     ],
     RISK: [
         *_VIEW,
@@ -60,6 +85,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.make_offer_loan",
         "collections.complete_post_loan_review",
         "collections.view_industryrisksnapshot",
+        *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -69,6 +96,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     SERVICE: [
         *_VIEW,
         "collections.complete_return_visit",
+        *_COLLECTIONS_WORK,
+    ],
+    COLLECTOR: [
+        *_VIEW,
+        *_COLLECTIONS_WORK,
     ],
     MANAGER: [
         *_VIEW,
@@ -87,6 +119,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "collections.view_industryrisksnapshot",
         "underwriting.lift_industryrestriction",
         "underwriting.approve_restricted_offer",
+        *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",
