@@ -29,6 +29,7 @@ from compliance.blacklist import blacklist_match
 from loanops.exceptions import DomainError, InputError, InvalidTransition
 from loanops.money import to_decimal, to_money
 from underwriting.assessment import (
+    GRADES,
     ApprovalAuthority,
     CreditReportSummary,
     RiskAssessment,
@@ -491,6 +492,7 @@ __all__ = [
     "assessment_run",
     "assessment_update_notes",
     "authority_rule",
+    "authority_save",
     "compiled_scorecard",
     "credit_report_save",
     "ensure_risk_defaults",
@@ -498,3 +500,73 @@ __all__ = [
     "scorecard_activate",
     "scorecard_create_version",
 ]
+
+
+# --- the authority matrix (kept by the department manager) ---------------------------------------------
+
+AUTHORITY_FIELDS: Final = ("position", "grades", "max_amount", "levels", "description")
+
+
+def validate_authority(data: dict[str, Any], *, instance: ApprovalAuthority | None = None) -> dict[str, Any]:
+    errors = FieldErrors()
+    clean: dict[str, Any] = {}
+    raw_position = data.get("position")
+    try:
+        if isinstance(raw_position, bool | float):
+            raise ValueError
+        position = int(str(raw_position).strip())
+        if not 1 <= position <= 32000:
+            raise ValueError
+        clean["position"] = position
+        clash = ApprovalAuthority.objects.filter(position=position)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            errors.add("position", "该顺序号已被另一行使用")
+    except (TypeError, ValueError):
+        errors.add("position", "顺序应为 1 至 32000 的整数")
+    grades = data.get("grades")
+    if not isinstance(grades, list | tuple) or not grades or any(g not in GRADES for g in grades):
+        errors.add("grades", "请至少选择一个风险等级（A–E）")
+    else:
+        clean["grades"] = [g for g in GRADES if g in grades]
+    raw_amount = data.get("max_amount")
+    if raw_amount in (None, ""):
+        clean["max_amount"] = None
+    else:
+        amount = _parse_money(errors, "max_amount", raw_amount)
+        if amount is not None and amount <= 0:
+            errors.add("max_amount", "金额上限必须大于 0；不限请留空")
+        clean["max_amount"] = amount
+    levels = data.get("levels")
+    if str(levels) not in ("0", "1", "2") or isinstance(levels, bool | float):
+        errors.add("levels", "所需审批级数应为 0（不得审批）、1 或 2")
+    else:
+        clean["levels"] = int(str(levels))
+    description = str(data.get("description") or "").strip()
+    if len(description) > 200:
+        errors.add("description", "说明最多 200 个字")
+    clean["description"] = description
+    errors.raise_if_any()
+    return clean
+
+
+@transaction.atomic
+def authority_save(*, actor: Any, data: dict[str, Any], authority_id: int | None = None) -> ApprovalAuthority:
+    """Create (no id) or change a row of the approval authority matrix."""
+    require_perm(actor, "underwriting.change_approvalauthority")
+    row = ApprovalAuthority.objects.select_for_update().get(pk=authority_id) if authority_id else None
+    clean = validate_authority(data, instance=row)
+    before = {field: getattr(row, field) for field in AUTHORITY_FIELDS} if row else {}
+    row = row or ApprovalAuthority()
+    for field, value in clean.items():
+        setattr(row, field, value)
+    row.save()
+    audit_record(
+        actor=actor,
+        action="approval_authority.update" if before else "approval_authority.create",
+        subject=row,
+        before=before,
+        after=clean,
+    )
+    return row
