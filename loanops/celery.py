@@ -16,4 +16,6 @@ app.conf.beat_schedule = {
         "task": "loan_collections.tasks.cob_beat",
         "schedule": crontab(hour=0, minute=5),  # CELERY_TIMEZONE = Asia/Shanghai
     },
+    # The outbox relay also runs after every commit that wrote a message; this catches up after a broker outage.
+    "notifications-outbox-relay": {"task": "notifications.tasks.outbox_relay", "schedule": 60.0},
 }
