@@ -4,7 +4,6 @@ business date, reversal. Views validate input, call one service or selector, and
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpResponse
@@ -520,7 +519,7 @@ class PrepaymentQuoteSerializer(serializers.Serializer):
 
 def prepayment_quote_data(loan_id: int, plan: Any) -> dict[str, Any]:
     start = plan.tail.kept_periods
-    rows = [dataclasses.replace(row, period=start + index) for index, row in enumerate(plan.rows, start=1)]
+    rows = [row._replace(period=start + index) for index, row in enumerate(plan.rows, start=1)]
     return {
         "loan_id": loan_id,
         "on": plan.on,
