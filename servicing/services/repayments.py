@@ -129,7 +129,7 @@ def repayment_record(
         amount=amount, paid_on=paid_on, channel=channel, reference=reference, today=today
     )
     loan_get_for_actor(actor=actor, loan_id=loan_id)
-    loan = loans_for_update().get(pk=loan_id)
+    loan = loans_for_update().select_related("product").get(pk=loan_id)
     if loan.status not in SERVICING_STATUSES:
         raise InvalidTransition(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，不能登记还款",
@@ -175,7 +175,10 @@ def post_payment(
     """
     by_id = {item.pk: item for item in installments}
     allocations, surplus = allocate(
-        value, [_outstanding(item) for item in installments if item.outstanding > 0], as_of=today
+        value,
+        [_outstanding(item) for item in installments if item.outstanding > 0],
+        as_of=today,
+        order=loan.product.allocation_order,
     )
 
     # Book interest that is due today or being paid now and was not booked yet.

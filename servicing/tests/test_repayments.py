@@ -270,3 +270,28 @@ def test_installments_fall_due_is_idempotent(active_loan, loan_factory, manager)
     assert again == {"interest_booked": 0, "became_due": 0}
     assert loan_balances(active_loan)["interest_receivable"] == D("120.00") + D("110.54")
     assert Installment.objects.filter(interest_booked=True).count() == 3
+
+
+def test_product_allocation_order_is_used_and_validated(active_loan, ops):
+    from django.core.exceptions import ValidationError
+
+    from applications.models import Product
+
+    product = Product.objects.get(pk=active_loan.product_id)
+    product.allocation_order = ["principal", "interest", "penalty", "fee"]
+    product.full_clean()
+    product.save(update_fields=["allocation_order"])
+    set_business_date(date(2025, 3, 20))
+    installments_fall_due(business_date=date(2025, 3, 20))
+    first = schedule_current(active_loan)[0]
+    charge(first, "fee", "20.00")
+    repayment = pay(active_loan, ops, "2000.00", date(2025, 3, 20))
+    assert allocations(repayment) == [
+        (1, "principal", D("946.19")),
+        (2, "principal", D("955.65")),
+        (1, "interest", D("98.16")),
+    ]
+    product.allocation_order = ["fee", "interest", "principal"]
+    with pytest.raises(ValidationError) as info:
+        product.full_clean()
+    assert "allocation_order" in info.value.message_dict
