@@ -342,3 +342,8 @@ class PayoffForm(forms.Form):
         field = self.fields["channel"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = channels
+
+
+class OverpaymentRefundForm(forms.Form):
+    amount = _money_field(_("退还金额（元）"))
+    reason = forms.CharField(label=_("退款原因"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("loans/<int:pk>/repayments/new/", repayments.RepaymentCreateView.as_view(), name="loan-repayment"),
     path("loans/<int:pk>/prepayments/new/", money.PrepaymentView.as_view(), name="loan-prepayment"),
     path("loans/<int:pk>/payoff/", money.PayoffView.as_view(), name="loan-payoff"),
+    path("loans/<int:pk>/overpayment/", money.OverpaymentView.as_view(), name="loan-overpayment"),
     path(
         "loans/<int:pk>/settlement-certificate/",
         money.SettlementCertificateDownloadView.as_view(),

@@ -154,6 +154,7 @@ class LoanScheduleApi(APIView):
         repayment_method = serializers.CharField()
         principal = Money()
         annual_rate = Rate()
+        apr = Rate(allow_null=True, help_text="Annualised rate (年化利率, IRR incl. fees) of the loan's offer")
         term_months = serializers.IntegerField()
         rows = InstallmentSerializer(many=True)
         summary = inline_serializer(
@@ -185,6 +186,7 @@ class LoanScheduleApi(APIView):
             "repayment_method": version.repayment_method,
             "principal": version.principal,
             "annual_rate": version.annual_rate,
+            "apr": loan.apr,
             "term_months": version.term_months,
             "rows": rows,
             "summary": summary,

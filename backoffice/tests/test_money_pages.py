@@ -97,3 +97,33 @@ def test_payoff_page_settles_and_the_certificate_is_downloadable(
     other.force_login(stranger)
     assert other.get(reverse("portal:settlement-certificate", args=[active_loan.pk])).status_code == 404
     assert ledger_check() == []
+
+
+def test_manager_refunds_then_applies_held_overpayment(client: Any, active_loan: Any, ops: Any, manager: Any) -> None:
+    from servicing.selectors import loan_balances
+    from servicing.services import business_date_get, repayment_record
+
+    repayment_record(
+        actor=ops, loan_id=active_loan.pk, amount="3000.00", paid_on=business_date_get(), channel="bank_transfer"
+    )
+    held = loan_balances(active_loan)["overpayment"]
+    assert held > 0
+    login(client, ops)
+    url = reverse("backoffice:loan-overpayment", args=[active_loan.pk])
+    assert client.get(url).status_code == 403
+    login(client, manager)
+    page = client.get(url)
+    assert page.status_code == 200 and page.context["held"] == held
+    detail = client.get(reverse("backoffice:loan-detail", args=[active_loan.pk]))
+    assert "溢缴款处理" in detail.content.decode()
+    too_much = client.post(url, {"action": "refund", "amount": str(held + D("0.01")), "reason": "x"})
+    assert too_much.status_code == 422
+    refunded = client.post(url, {"action": "refund", "amount": "100.00", "reason": "客户申请"})
+    assert refunded.status_code == 302
+    assert loan_balances(active_loan)["overpayment"] == held - D("100.00")
+    applied = client.post(url, {"action": "apply"})
+    assert applied.status_code == 302
+    assert loan_balances(active_loan)["overpayment"] == D("0.00")
+    nothing = client.post(url, {"action": "apply"})
+    assert nothing.status_code == 422
+    assert ledger_check() == []

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from applications.models import Loan
-from backoffice.forms import PayoffForm, PrepaymentForm
+from backoffice.forms import OverpaymentRefundForm, PayoffForm, PrepaymentForm
 from backoffice.views.base import StaffPermissionMixin, apply_domain_error, get_loan_or_404
 from backoffice.views.repayments import balance_rows
 from loanops.exceptions import DomainError
@@ -169,3 +169,59 @@ class SettlementCertificateDownloadView(StaffPermissionMixin, View):
         return FileResponse(
             handle, as_attachment=True, filename=f"{certificate.number}.pdf", content_type="application/pdf"
         )
+
+
+class OverpaymentView(StaffPermissionMixin, View):
+    """溢缴款: the manager applies the held credit to the installments or refunds (part of) it."""
+
+    permission_required = "servicing.refund_overpayment"
+    template_name = "backoffice/overpayment_form.html"
+
+    def render_page(
+        self, loan: Loan, form: OverpaymentRefundForm, *, status: int = 200, error: str = ""
+    ) -> HttpResponse:
+        from servicing.selectors import loan_balances
+
+        context = {
+            "page_title": _("溢缴款处理"),
+            "loan": loan,
+            "form": form,
+            "error": error,
+            "held": loan_balances(loan)["overpayment"],
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.render_page(get_loan_or_404(request, pk), OverpaymentRefundForm())
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from servicing.services import overpayment_apply, overpayment_refund
+
+        loan = get_loan_or_404(request, pk)
+        if request.POST.get("action") == "apply":
+            try:
+                repayment = overpayment_apply(
+                    actor=request.user, loan_id=loan.pk, reason=str(_("经理决定冲抵后续期次"))
+                )
+            except DomainError as exc:
+                return self.render_page(loan, OverpaymentRefundForm(), status=exc.http_status, error=exc.message)
+            messages.success(
+                request, _("已将溢缴款 %(amount)s 元冲抵应还款项。") % {"amount": format_money(repayment.amount)}
+            )
+            return redirect(reverse("backoffice:loan-detail", kwargs={"pk": loan.pk}) + "#repayments")
+        form = OverpaymentRefundForm(request.POST)
+        if not form.is_valid():
+            return self.render_page(loan, form, status=400)
+        try:
+            overpayment_refund(
+                actor=request.user,
+                loan_id=loan.pk,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as exc:
+            return self.render_page(loan, form, status=apply_domain_error(form, exc))
+        messages.success(
+            request, _("已退还溢缴款 %(amount)s 元。") % {"amount": format_money(form.cleaned_data["amount"])}
+        )
+        return redirect(reverse("backoffice:loan-detail", kwargs={"pk": loan.pk}))
