@@ -174,7 +174,8 @@ def post_payment(
     """Allocate ``value`` over the locked ``installments`` and post it (the body of ``repayment_record``).
 
     Only what is due (installments due on ``today``) and the **next** installment (the first one not yet
-    due that is not paid) take the money; the rest is held in suspense (``overpayment``, 溢缴款) until a
+    due that is not paid) take the money; the rest is held in suspense (``overpayment``, 溢缴款) — unless the amount
+    covers every installment of the schedule, which it then pays in full (the loan settles) — until a
     manager applies it to later installments or refunds it (``overpayment_apply`` / ``overpayment_refund``).
     ``allocate_all`` lets every installment take money (payoff, applying held credit). ``debit_account``
     is where the money comes from (cash, or the held overpayment when applying it).
@@ -184,6 +185,8 @@ def post_payment(
     """
     by_id = {item.pk: item for item in installments}
     open_items = sorted((item for item in installments if item.outstanding > 0), key=lambda item: item.period)
+    if value >= sum((item.outstanding for item in open_items), ZERO):
+        allocate_all = True  # it pays off the whole schedule (as scheduled): nothing to hold but the surplus
     if not allocate_all:
         upcoming = [item for item in open_items if item.due_date > today][:1]
         open_items = [item for item in open_items if item.due_date <= today] + upcoming

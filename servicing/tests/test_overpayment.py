@@ -119,3 +119,12 @@ def test_refund_on_a_settled_loan(active_loan, ops, manager):
     assert active_loan.status == LoanStatus.SETTLED
     overpayment_refund(actor=manager, loan_id=active_loan.pk, amount="100.00", reason="结清后退还多缴款")
     assert loan_balances(active_loan)["overpayment"] == D("0.00")
+
+
+def test_paying_the_whole_schedule_at_once_settles_it(active_loan, ops):
+    total = sum(i.outstanding for i in schedule_current(active_loan))
+    repayment = pay(active_loan, ops, str(total + D("7.00")))
+    active_loan.refresh_from_db()
+    assert active_loan.status == LoanStatus.SETTLED
+    assert repayment.allocations.get(component="overpayment").amount == D("7.00")
+    assert loan_balances(active_loan)["overpayment"] == D("7.00")
