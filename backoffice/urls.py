@@ -6,7 +6,6 @@ owners (loanops/urls_backoffice.py).
 
 from django.urls import path
 
-
 from backoffice.views import blacklist, cob, customers, loans, money, repayments, transitions
 
 urlpatterns = [
