@@ -213,7 +213,7 @@ def test_assessment_query_count_is_small_and_constant(review_loan: Loan, risk: A
     credit_report_save(actor=ops, loan_id=review_loan.pk, data=CLEAN_REPORT)
     with CaptureQueriesContext(connection) as second:
         assessment = assessment_run(actor=risk, loan_id=review_loan.pk)
-    assert len(first.captured_queries) == len(second.captured_queries) <= 10
+    assert len(first.captured_queries) == len(second.captured_queries) <= 12  # PostgreSQL adds the audit-chain lock
     assert "w_repeat_applications" in assessment.reason_codes
 
 
