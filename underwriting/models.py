@@ -47,3 +47,6 @@ class RiskReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.loan}"
+
+
+from underwriting.pricing_models import LoanPrimeRate  # noqa: E402, F401  (registers the rate-cap models)

@@ -24,8 +24,8 @@ from underwriting.selectors import add_months
 
 _seq = itertools.count(1)
 PASSWORD = "test-password-123"
-#: a valid 居民身份证 number (GB 11643 check digit X)
-ID_NUMBER = "11010519491231002X"
+#: a valid 居民身份证 number (GB 11643 check digit), born 1990-03-07
+ID_NUMBER = "110105199003070025"
 
 
 def make_user(username: str | None = None, *role_names: str) -> Any:
@@ -146,6 +146,7 @@ def snapshot(loan: Loan) -> dict[str, Any]:
     return {
         "status": fresh.status,
         "offer": (fresh.principal, fresh.annual_rate, fresh.term_months, fresh.repayment_method, fresh.apr),
+        "cap": (fresh.product_id, fresh.rate_cap, fresh.lpr_used),
         "prepared_by": fresh.prepared_by_id,
         "audit": AuditEvent.objects.count(),
         "stage_events": LoanStageEvent.objects.filter(loan=fresh).count(),
