@@ -33,9 +33,7 @@ def manager2(db: None) -> Any:
 
 
 def test_the_published_lprs_are_seeded_as_approved() -> None:
-    approved = dict(
-        LoanPrimeRate.objects.filter(status="approved").values_list("published_on", "one_year_rate")
-    )
+    approved = dict(LoanPrimeRate.objects.filter(status="approved").values_list("published_on", "one_year_rate"))
     assert approved == {day: rate for day, rate in SEEDED_LPRS}
     assert approved[date(2019, 8, 20)] == D("0.0425")
     assert approved[date(2024, 10, 21)] == D("0.0310")
