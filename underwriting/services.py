@@ -258,6 +258,7 @@ def offer_product(loan: Loan, product_id: int | str | None) -> Product:
         errors = FieldErrors()
         pk = _parse_int(errors, "product_id", product_id, message="请选择有效的贷款产品")
         errors.raise_if_any()
+        assert pk is not None
         product = Product.objects.filter(pk=pk).first()
         if product is None:
             raise InputError("请选择有效的贷款产品", fields={"product_id": ["该产品不存在"]})
@@ -708,15 +709,13 @@ def product_update(*, actor: Any, product_id: int, data: dict[str, Any]) -> Prod
     changed = [field for field in PRODUCT_FIELDS if before[field] != clean[field]]
     if not changed:
         return product
-    diff = {
-        "before": {field: before[field] for field in changed},
-        "after": {field: clean[field] for field in changed},
-    }
+    diff_before = {field: before[field] for field in changed}
+    diff_after = {field: clean[field] for field in changed}
     if not product_in_use(product):
         for field in changed:
             setattr(product, field, clean[field])
         _save_product(product, update_fields=[*changed, "updated_at"])
-        audit_record(actor=actor, action="product.update", subject=product, **diff)
+        audit_record(actor=actor, action="product.update", subject=product, before=diff_before, after=diff_after)
         return product
 
     successor = product_copy(product)
@@ -733,7 +732,8 @@ def product_update(*, actor: Any, product_id: int, data: dict[str, Any]) -> Prod
         action="product.version",
         subject=successor,
         data={"previous_id": product.pk, "previous_version": product.version, "version": successor.version},
-        **diff,
+        before=diff_before,
+        after=diff_after,
     )
     return successor
 
