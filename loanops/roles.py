@@ -12,6 +12,7 @@ PRODUCT = "product"
 RISK = "risk"
 OPS = "ops"
 SERVICE = "service"
+COLLECTOR = "collector"
 CUSTOMER = "customer"
 SYSTEM = "system"
 
@@ -21,11 +22,12 @@ ROLE_LABELS: dict[str, str] = {
     RISK: "风控经理",
     OPS: "运营专员",
     SERVICE: "客服专员",
+    COLLECTOR: "催收专员",
     CUSTOMER: "借款人",
     SYSTEM: "系统批处理",
 }
 
-STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE)
+STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE, COLLECTOR)
 
 _VIEW = [
     "applications.view_loan",
@@ -33,6 +35,28 @@ _VIEW = [
     "applications.view_loandocument",
     "applications.view_product",
     "underwriting.view_loanprimerate",
+]
+
+# Collections: who works cases (their own, "我的案件"), who sees all of them and assigns or escalates.
+_COLLECTIONS_WORK = [
+    "collections.view_collectioncase",
+    "collections.add_contactattempt",
+    "collections.add_promisetopay",
+    "collections.add_namedcontact",
+    "collections.add_contactconsent",
+]
+_COLLECTIONS_MANAGE = [
+    *_COLLECTIONS_WORK,
+    "collections.view_all_collectioncases",
+    "collections.assign_collectioncase",
+]
+
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -52,6 +76,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.settle_loan",
         "applications.archive_loan",
         "servicing.add_repayment",
+        "collections.add_namedcontact",
     ],
     RISK: [
         *_VIEW,
@@ -59,6 +84,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -67,6 +94,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SERVICE: [
         *_VIEW,
+        *_COLLECTIONS_WORK,
+    ],
+    COLLECTOR: [
+        *_VIEW,
+        *_COLLECTIONS_WORK,
     ],
     MANAGER: [
         *_VIEW,
@@ -82,6 +114,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # the LPR table behind the legal rate cap: one manager proposes, another approves
         "underwriting.add_loanprimerate",
         "underwriting.approve_loanprimerate",
+        *_COLLECTIONS_MANAGE,
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",

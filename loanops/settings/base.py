@@ -146,7 +146,48 @@ LOANOPS_LICENCE_TYPE = os.environ.get("LOANOPS_LICENCE_TYPE", "private_lending")
 LOANOPS_LICENSED_RATE_CAPS = {"microcredit": "0.24", "consumer_finance": "0.24"}
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
-LOANOPS_COB_STEPS: list[str] = []
+LOANOPS_COB_STEPS: list[str] = [
+    "loan_collections.steps.collections",
+]
+# Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection
+# and the 2026 banking-association guideline, always applied in Asia/Shanghai time.
+LOANOPS_COLLECTION_POLICY = {
+    "quiet_start": "22:00",  # no contact from this time ...
+    "quiet_end": "08:00",  # ... until this time, unless the debtor consented
+    "quiet_hours_channels": ["phone", "sms", "wechat", "visit"],
+    "max_effective_calls_per_debtor_per_day": 3,
+    "max_dials_per_number_per_day": 6,
+    "promise_max_days": 30,  # a promise to pay may be at most this many days after the business date
+}
+# Case level per bucket, and the role responsible for each level (M3+: "legal" or "outsourced").
+LOANOPS_COLLECTION_LEVELS = {
+    "buckets": {"M1": "reminder", "M2": "collector", "M3": "field_visit", "M3+": "legal"},
+    "roles": {
+        "reminder": "service",
+        "collector": "collector",
+        "field_visit": "collector",
+        "legal": "risk",
+        "outsourced": "collector",
+    },
+}
+# Personal data at rest (compliance.pii): Fernet keys, comma-separated, the first is current (encrypts), the
+# others only decrypt (rotation: prepend a new key, run `manage.py rotate_pii_keys`, then drop the old one);
+# a separate secret keys the HMAC-SHA256 lookup hashes. Dev/test derive defaults from SECRET_KEY; prod
+# refuses to start without both.
+LOANOPS_PII_KEYS: list[str] = [k.strip() for k in os.environ.get("LOANOPS_PII_KEYS", "").split(",") if k.strip()]
+LOANOPS_PII_HASH_KEY = os.environ.get("LOANOPS_PII_HASH_KEY", "")
+# A second open application for the same ID number (or USCC): "refuse" (422) or "flag" (shown to staff).
+LOANOPS_DUPLICATE_APPLICATION = os.environ.get("LOANOPS_DUPLICATE_APPLICATION", "refuse")
+
+
+def derive_dev_key(secret: str, purpose: str) -> str:
+    """A deterministic key for dev/test settings only (never production): urlsafe base64 of 32 bytes."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(f"loanops-pii:{purpose}:{secret}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -180,6 +221,15 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "applications.models.Industry",
         "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
         "ContractStatusEnum": "contracts.models.Contract.Status",
+        "CollectionCaseStatusEnum": "loan_collections.case_models.CaseStatus",
+        "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
+        "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
+        "ContactChannelEnum": "loan_collections.case_models.ContactChannel",
+        "RepaymentChannelEnum": "servicing.models.RepaymentChannel",
+        "ContactPartyEnum": "loan_collections.case_models.ContactParty",
+        "ContactOutcomeEnum": "loan_collections.case_models.ContactOutcome",
+        "ContactRelationEnum": "loan_collections.case_models.ContactRelation",
+        "PromiseStatusEnum": "loan_collections.case_models.PromiseStatus",
     },
 }
 
