@@ -27,7 +27,7 @@ from applications.models import ApplicantType, Customer, Industry, Loan, Product
 from applications.selectors import products_active
 from loanops.money import format_money, format_rate_percent, to_decimal, to_money
 from loanops.types import RiskGrade
-from underwriting.models import RiskReview
+from underwriting.models import RiskAssessment, RiskReview
 from underwriting.selectors import loan_approved_amount
 
 GRADES: Final = tuple(RiskGrade.values)
@@ -112,8 +112,14 @@ def customer_age(customer: Customer, on: date) -> int | None:
 
 
 def loan_risk_grade(loan: Loan) -> str | None:
-    """The loan's risk grade A–E: the latest risk review that recorded one (None before grading)."""
-    review = RiskReview.objects.filter(loan=loan).exclude(grade="").order_by("-created_at", "-id").only("grade").first()
+    """The loan's risk grade A–E: that of its latest risk assessment (scorecard), else of the latest risk
+    review that recorded one; None before any grading."""
+    assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").only("grade").first()
+    if assessment is not None and assessment.grade in GRADES:
+        return assessment.grade
+    review = (
+        RiskReview.objects.filter(loan=loan).exclude(grade="").order_by("-created_at", "-id").only("grade").first()
+    )
     return review.grade if review and review.grade in GRADES else None
 
 

@@ -49,4 +49,5 @@ class RiskReview(models.Model):
         return f"{self.get_outcome_display()} {self.loan}"
 
 
+from underwriting.assessment import *  # noqa: E402, F403  (risk assessment models; registered here)
 from underwriting.pricing_models import LoanPrimeRate  # noqa: E402, F401  (registers the rate-cap models)

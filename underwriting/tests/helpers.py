@@ -24,7 +24,7 @@ from underwriting.selectors import add_months
 
 _seq = itertools.count(1)
 PASSWORD = "test-password-123"
-#: a valid 居民身份证 number (GB 11643 check digit), born 1990-03-07
+#: a valid 居民身份证 number (GB 11643), born 1990-03-07 (inside the default product age range)
 ID_NUMBER = "110105199003070025"
 
 
