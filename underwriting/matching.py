@@ -117,9 +117,7 @@ def loan_risk_grade(loan: Loan) -> str | None:
     assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").only("grade").first()
     if assessment is not None and assessment.grade in GRADES:
         return assessment.grade
-    review = (
-        RiskReview.objects.filter(loan=loan).exclude(grade="").order_by("-created_at", "-id").only("grade").first()
-    )
+    review = RiskReview.objects.filter(loan=loan).exclude(grade="").order_by("-created_at", "-id").only("grade").first()
     return review.grade if review and review.grade in GRADES else None
 
 

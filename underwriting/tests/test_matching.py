@@ -21,7 +21,7 @@ from underwriting.matching import (
     product_rate_band,
     product_terms,
 )
-from underwriting.models import RiskReview
+from underwriting.models import RiskAssessment, RiskReview
 from underwriting.services import loan_approve
 from underwriting.tests.helpers import make_customer, make_product
 
@@ -213,16 +213,29 @@ def test_an_amount_limit_rule_lowers_the_maximum(applicant: Customer, halve_for_
 
 def test_loan_matching_uses_the_approved_amount_and_the_reviews_grade(review_loan: Loan, risk: Any) -> None:
     fitting(code="small", max_amount=D("80000"))
-    assert loan_risk_grade(review_loan) is None
+    assert loan_risk_grade(review_loan) == RiskAssessment.objects.filter(loan=review_loan).latest("id").grade
     before = {m.product.code: m for m in loan_product_matching(review_loan, on=ON)}
     assert not before["small"].eligible  # 100 000 requested
     assert before[review_loan.product.code].current
     loan_approve(actor=risk, loan_id=review_loan.pk, approved_amount="70000", note="降额")
-    RiskReview.objects.filter(loan=review_loan).update(grade="E")
+    RiskAssessment.objects.filter(loan=review_loan).update(grade="E")
     assert loan_risk_grade(review_loan) == "E"
     after = {m.product.code: m for m in loan_product_matching(review_loan, on=ON)}
     assert after["small"].reasons == ["风险等级 E 级不在该产品的服务范围（A、B、C 级）之内"]
     assert after[review_loan.product.code].eligible  # no bands: every grade
+
+
+def test_the_latest_risk_assessment_grade_comes_first(review_loan: Loan) -> None:
+    assessment = RiskAssessment.objects.filter(loan=review_loan).latest("id")
+    RiskAssessment.objects.filter(pk=assessment.pk).update(grade="D")
+    RiskReview.objects.create(loan=review_loan, outcome="reject", note="x", grade="A", reviewer=assessment.run_by)
+    assert loan_risk_grade(review_loan) == "D"
+
+
+def test_without_an_assessment_the_reviews_grade_or_none(draft_loan: Loan, risk: Any) -> None:
+    assert loan_risk_grade(draft_loan) is None
+    RiskReview.objects.create(loan=draft_loan, outcome="reject", note="x", grade="B", reviewer=risk)
+    assert loan_risk_grade(draft_loan) == "B"
 
 
 def test_matching_reads_the_products_in_one_query(applicant: Customer, django_assert_num_queries: Any) -> None:

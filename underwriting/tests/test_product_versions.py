@@ -13,7 +13,7 @@ from django.test import override_settings
 from applications.models import Loan, LoanStatus, Product
 from compliance.models import AuditEvent
 from loanops.exceptions import ConflictError, DomainError, InputError
-from underwriting.models import RiskReview
+from underwriting.models import RiskAssessment
 from underwriting.services import loan_make_offer, product_copy, product_update
 from underwriting.tests.helpers import drive, make_customer_with_login, make_loan, make_product, offer_terms, snapshot
 
@@ -149,7 +149,7 @@ def test_an_offer_is_made_on_the_current_version(product: Product, ops: Any, ris
 def test_the_offer_takes_the_band_of_the_loans_grade(ops: Any, risk: Any) -> None:
     product = make_product(rate_bands=BANDS, min_rate=D("0.05"), max_rate=D("0.12"))
     loan = drive(make_loan(customer=make_customer_with_login(), product=product), "approved", ops=ops, risk=risk)
-    RiskReview.objects.filter(loan=loan).update(grade="C")
+    RiskAssessment.objects.filter(loan=loan).update(grade="C")
     before = snapshot(loan)
     with pytest.raises(DomainError) as exc_info:
         loan_make_offer(actor=risk, loan_id=loan.pk, **offer_terms(annual_rate="0.07"))  # fine for A, not C
@@ -163,7 +163,7 @@ def test_the_offer_takes_the_band_of_the_loans_grade(ops: Any, risk: Any) -> Non
 def test_a_grade_the_product_does_not_serve_is_refused(ops: Any, risk: Any) -> None:
     product = make_product(rate_bands=BANDS, min_rate=D("0.05"), max_rate=D("0.12"))
     loan = drive(make_loan(customer=make_customer_with_login(), product=product), "approved", ops=ops, risk=risk)
-    RiskReview.objects.filter(loan=loan).update(grade="E")
+    RiskAssessment.objects.filter(loan=loan).update(grade="E")
     before = snapshot(loan)
     with pytest.raises(DomainError) as exc_info:
         loan_make_offer(actor=risk, loan_id=loan.pk, **offer_terms(annual_rate="0.10"))
