@@ -98,6 +98,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        "collections.complete_post_loan_review",
+        "collections.view_industryrisksnapshot",
         *_RISK_REVIEW,
         "underwriting.add_scorecard",
         "underwriting.activate_scorecard",
@@ -111,6 +113,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SERVICE: [
         *_VIEW,
+        "collections.complete_return_visit",
         *_COLLECTIONS_WORK,
     ],
     COLLECTOR: [
@@ -134,6 +137,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # the LPR table behind the legal rate cap: one manager proposes, another approves
         "underwriting.add_loanprimerate",
         "underwriting.approve_loanprimerate",
+        "notifications.view_outboxmessage",
+        "notifications.change_outboxmessage",
+        "collections.view_stafftask",
+        "collections.view_industryrisksnapshot",
+        "underwriting.lift_industryrestriction",
+        "underwriting.approve_restricted_offer",
         *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],

@@ -27,6 +27,7 @@ from applications.models import ApplicantType, Customer, Industry, Loan, Product
 from applications.selectors import products_active
 from loanops.money import format_money, format_rate_percent, to_decimal, to_money
 from loanops.types import RiskGrade
+from underwriting.industry_restrictions import industry_restriction_active
 from underwriting.models import RiskAssessment, RiskReview
 from underwriting.selectors import loan_approved_amount
 
@@ -80,7 +81,22 @@ class AmountFactor:
 
 #: rule(*, customer, products, on) -> {product pk: AmountFactor}; see the module docstring
 AmountLimitRule = Callable[..., dict[int, AmountFactor]]
-AMOUNT_LIMIT_RULES: list[AmountLimitRule] = []
+
+
+def industry_restriction_rule(*, customer: Customer, products: Sequence[Product], on: date) -> dict[int, AmountFactor]:
+    """While the applicant's industry is restricted (industry early warning), every product lends at most its
+    maximum × the restriction's factor (one query)."""
+    restriction = industry_restriction_active(customer.industry)
+    if restriction is None:
+        return {}
+    reason = (
+        f"借款人所在行业（{restriction.get_industry_display()}）已被限制：可贷上限为产品最高金额 × "
+        f"{restriction.factor.normalize()}"
+    )
+    return {product.pk: AmountFactor(restriction.factor, reason) for product in products}
+
+
+AMOUNT_LIMIT_RULES: list[AmountLimitRule] = [industry_restriction_rule]
 
 
 def amount_limits(*, customer: Customer, products: Sequence[Product], on: date) -> dict[int, tuple[Decimal, list[str]]]:

@@ -39,6 +39,7 @@ from loanops.money import to_decimal, to_money, to_rate
 from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule
 from loanops.types import RepaymentMethod, RiskGrade
+from underwriting.industry_restrictions import industry_restriction_active, restricted_offer_approved
 from underwriting.matching import (
     amount_limits,
     eligibility_reasons,
@@ -394,7 +395,10 @@ def loan_make_offer(
     grade = loan_risk_grade(loan)
     errors = FieldErrors()
 
+    # the applicant's limit: the product maximum × the factors of `matching.AMOUNT_LIMIT_RULES` (an industry
+    # restriction among them)
     limit, limit_notes = amount_limits(customer=loan.customer, products=[product], on=today)[product.pk]
+    restriction = industry_restriction_active(loan.customer.industry)
     amount = _parse_amount(errors, "principal", principal)
     if amount is not None:
         approved = loan_approved_amount(loan)
@@ -428,6 +432,12 @@ def loan_make_offer(
     clean_reason = _clean_text(errors, "reason", reason, label="说明", required=False)
     errors.raise_if_any()
     assert amount is not None and rate is not None and term is not None and due is not None
+    if restriction is not None and not restricted_offer_approved(loan):
+        raise DomainError(
+            f"借款人所在行业（{restriction.get_industry_display()}）已被限制，出具要约前需部门经理审批",
+            code="manager_approval_required",
+            extra={"industry": restriction.industry, "restriction_id": restriction.pk},
+        )
 
     # the applicant and grade against the product (amount and term were checked above, field by field)
     reasons = eligibility_reasons(
