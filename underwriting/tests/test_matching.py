@@ -238,12 +238,26 @@ def test_without_an_assessment_the_reviews_grade_or_none(draft_loan: Loan, risk:
     assert loan_risk_grade(draft_loan) == "B"
 
 
-def test_matching_reads_the_products_in_one_query(applicant: Customer, django_assert_num_queries: Any) -> None:
+def test_matching_reads_the_products_in_one_query_whatever_their_number(
+    applicant: Customer, django_assert_num_queries: Any
+) -> None:
     for n in range(12):
         fitting(code=f"qm-{n:02d}")
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the products, the industry restriction
         result = product_matching(customer=applicant, grade="B", amount=D("100000"), term_months=12, on=ON)
     assert len(result) == 12
+
+
+def test_an_industry_restriction_lowers_the_limit_through_the_rule(applicant: Customer) -> None:
+    from underwriting.industry_restrictions import IndustryRestriction
+
+    fitting(code="p", max_amount=D("200000"))
+    IndustryRestriction.objects.create(
+        industry="I", factor=D("0.5"), overdue_rate=D("0.08"), threshold=D("0.05"), imposed_on=ON
+    )
+    result = match(applicant, amount="100000.01")["p"]
+    assert result.max_amount == D("100000.00") and not result.eligible
+    assert "已被限制" in result.limit_notes[0]
 
 
 def test_customer_age_counts_whole_years(db: None) -> None:
