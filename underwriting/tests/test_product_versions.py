@@ -80,7 +80,12 @@ def test_editing_a_product_never_changes_a_loan_already_offered(
 def test_a_new_version_copies_every_concrete_field(product: Product, ops: Any, risk: Any, product_manager: Any) -> None:
     offered_loan(product, ops, risk)
     Product.objects.filter(pk=product.pk).update(
-        excluded_industries=["K"], allowed_terms=[6, 12], min_term_months=6, max_term_months=12, min_age=21
+        excluded_industries=["K"],
+        allowed_terms=[6, 12],
+        min_term_months=6,
+        max_term_months=12,
+        min_age=21,
+        allocation_order=["penalty", "fee", "interest", "principal"],  # a field another stage added
     )
     product.refresh_from_db()
     successor = product_update(actor=product_manager, product_id=product.pk, data={"name": "改名"})
