@@ -50,7 +50,7 @@ from underwriting.matching import (
 )
 from underwriting.models import ApprovalStep, CreditReportSummary, LoanPrimeRate, RiskAssessment, RiskReview
 from underwriting.rate_caps import rate_cap_for
-from underwriting.risk_services import assess, authority_rule
+from underwriting.risk_services import assess, authority_rule, loans_for_assessment
 from underwriting.selectors import REJECT_REASONS, add_months, first_due_date_window, loan_approved_amount
 
 MAX_TERM_MONTHS: Final = 360
@@ -197,7 +197,7 @@ def loan_approve(
 
     assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").first()
     if assessment is None:  # e.g. the loan entered review while no scorecard was active
-        loaded = Loan.objects.select_related("customer", "product", "credit_report").get(pk=loan.pk)
+        loaded = loans_for_assessment(Loan.objects.all()).get(pk=loan.pk)
         assessment = assess(loaded, actor=actor, trigger=RiskAssessment.Trigger.MANUAL)
     report = CreditReportSummary.objects.filter(loan=loan).only("updated_at").first()
     if report is not None and report.updated_at > assessment.created_at:
