@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0004_loan_past_due_index'),
+        ('applications', '0005_loan_past_due_index'),
         ('servicing', '0003_repayment_channel_suspense'),
     ]
 
