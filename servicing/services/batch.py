@@ -76,9 +76,9 @@ def _actor_id(actor: Any) -> int | None:
 
 def legal_rate_cap() -> Decimal:
     """The cap setting used for a loan without its own ``rate_cap`` (loans offered before it was stored)."""
-    from underwriting.services import rate_cap
+    from django.conf import settings
 
-    return rate_cap()
+    return Decimal(str(getattr(settings, "LOANOPS_RATE_CAP", "0.24")))
 
 
 def _lock_loans(candidates_sql: str, params: dict[str, Any]) -> int:
