@@ -24,7 +24,7 @@ from django.db.models.functions import Abs, Coalesce
 from applications.models import SERVICING_STATUSES, Loan, LoanStatus
 from applications.selectors import loans_visible_to
 from loanops.exceptions import DomainError, InputError
-from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO, to_money
+from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO, to_money, to_rate
 from servicing.models import (
     Account,
     Installment,
@@ -38,6 +38,9 @@ __all__ = [
     "LedgerProblem",
     "ledger_check",
     "loan_balances",
+    "loan_risk_class_history",
+    "loan_risk_class_upgrade_pending",
+    "npl_ratio",
     "loan_repayments",
     "loan_transactions",
     "payoff_quote",
@@ -329,3 +332,48 @@ def ledger_check() -> list[LedgerProblem]:
             LedgerProblem("reversal_missing", f"repayment {pk} reversed without a reversing entry", loan_id)
         )
     return problems
+
+
+# --- five-category class, write-off, restructuring ------------------------------------------------
+
+
+def npl_ratio() -> dict[str, Any]:
+    """不良率 = outstanding principal of 次级 + 可疑 + 损失 loans / all outstanding principal — one query.
+
+    Over active and overdue loans; outstanding principal is Σ(principal_due − principal_paid) of each loan's
+    current schedule (as on the dashboard). ``ratio`` is a Decimal with 6 places (0.012300 = 1.23 %), ``None``
+    when nothing is outstanding; ``by_class`` gives the principal per class.
+    """
+    from applications.models import NPL_CLASSES, RiskClass
+
+    remaining = ExpressionWrapper(F("principal_due") - F("principal_paid"), output_field=_money())
+    zero = Value(ZERO, output_field=_money())
+    sums = {
+        code: Coalesce(Sum(remaining, filter=Q(loan__risk_class=code)), zero, output_field=_money())
+        for code in RiskClass.values
+    }
+    figures = Installment.objects.filter(schedule__is_current=True, loan__status__in=SERVICING_STATUSES).aggregate(
+        **sums
+    )
+    by_class = {code: to_money(figures[code]) for code in RiskClass.values}
+    total = sum(by_class.values(), ZERO)
+    npl = sum((by_class[code] for code in NPL_CLASSES), ZERO)
+    ratio = to_rate(npl / total) if total else None
+    return {"outstanding_principal": total, "npl_principal": npl, "ratio": ratio, "by_class": by_class}
+
+
+def loan_risk_class_history(loan: Loan) -> QuerySet[Any]:
+    """The loan's class changes, oldest first, with the actor."""
+    from servicing.models import RiskClassChange
+
+    return RiskClassChange.objects.filter(loan=loan).select_related("actor").order_by("id")
+
+
+def loan_risk_class_upgrade_pending(loan: Loan) -> Any:
+    from servicing.models import RiskClassUpgradeRequest
+
+    return (
+        RiskClassUpgradeRequest.objects.filter(loan=loan, status=RiskClassUpgradeRequest.Status.PENDING)
+        .select_related("requested_by")
+        .first()
+    )

@@ -141,7 +141,16 @@ LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype
 LOANOPS_SYSTEM_USERNAME = "system"
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
-LOANOPS_COB_STEPS: list[str] = []
+LOANOPS_COB_STEPS: list[str] = [
+    "servicing.services.classification.CLASSIFY",
+]
+# Five-category classification (五级分类): the smallest days past due at which a loan is at least that class
+# (any overdue → 关注, > 90 → 次级, > 270 → 可疑, > 360 → 损失). A product's dpd_floor_* fields override these.
+LOANOPS_RISK_CLASS_DPD_FLOORS: dict[str, int] = {"special_mention": 1, "substandard": 91, "doubtful": 271, "loss": 361}
+# Extension / restructuring (展期/重组): class at least 关注 for this many months after approval, and
+# above this outstanding principal (CNY) a manager approves too, after risk.
+LOANOPS_RESTRUCTURE_OBSERVATION_MONTHS = 6
+LOANOPS_RESTRUCTURE_MANAGER_LIMIT = "500000.00"
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
