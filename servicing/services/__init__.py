@@ -33,6 +33,7 @@ from servicing.services.closing import loan_archive, loan_settle
 from servicing.services.disbursement import loan_disburse
 from servicing.services.idempotency import StoredResponse, idempotent_call, request_fingerprint
 from servicing.services.repayments import repayment_record, repayment_reverse
+from servicing.services.schedules import schedule_replace, schedule_tail, tail_rows
 
 __all__ = [
     "StoredResponse",
@@ -47,4 +48,7 @@ __all__ = [
     "repayment_record",
     "repayment_reverse",
     "request_fingerprint",
+    "schedule_replace",
+    "schedule_tail",
+    "tail_rows",
 ]
