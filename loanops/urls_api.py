@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("contracts.urls_api")),
     path("", include("servicing.urls_api")),
     path("", include("servicing.urls_api_transitions")),
+    path("", include("servicing.urls_api_risk")),
     path("", include("reporting.urls_api")),
 ]

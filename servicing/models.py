@@ -274,4 +274,5 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
 
+
 from servicing.risk_models import RiskClassChange, RiskClassUpgradeRequest, Restructuring, WriteOff, WriteOffRecovery  # noqa: E402,F401,I001

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Case,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -18,6 +19,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Abs, Coalesce
 
@@ -38,11 +40,12 @@ __all__ = [
     "LedgerProblem",
     "ledger_check",
     "loan_balances",
+    "loan_repayments",
     "loan_risk_class_history",
     "loan_risk_class_upgrade_pending",
-    "npl_ratio",
-    "loan_repayments",
     "loan_transactions",
+    "loan_write_off_summary",
+    "npl_ratio",
     "payoff_quote",
     "repayment_get_for_actor",
     "schedule_current",
@@ -234,9 +237,49 @@ def _schedule_sum(expression: Any, condition: Q) -> Subquery:
     )
 
 
+def _write_off_problems(zero: Value) -> list[LedgerProblem]:
+    """Written-off loans: the write-off expense equals what the (frozen) schedule still shows outstanding —
+    principal, booked interest, penalty and fee. Recoveries only on written-off loans."""
+    problems: list[LedgerProblem] = []
+    outstanding = Value(ZERO, output_field=_money())
+    for _name, _account, expression, condition in _CHECKED:
+        outstanding = outstanding + Coalesce(_schedule_sum(expression, condition), zero)  # type: ignore[assignment]
+    rows = (
+        Loan.objects.filter(status=LoanStatus.WRITTEN_OFF)
+        .order_by("pk")
+        .annotate(
+            expense=Coalesce(_ledger_sum(Account.WRITE_OFF_EXPENSE), zero),
+            outstanding=ExpressionWrapper(outstanding, output_field=_money()),
+        )
+        .annotate(diff=Abs(F("expense") - F("outstanding")))
+        .filter(diff__gte=_TOLERANCE)
+        .values_list("pk", "expense", "outstanding")
+    )
+    for loan_id, expense, remaining in rows:
+        problems.append(
+            LedgerProblem(
+                "write_off_mismatch",
+                f"write-off expense {to_money(expense)} != schedule outstanding {to_money(remaining)}",
+                loan_id=loan_id,
+            )
+        )
+    stray = (
+        JournalLine.objects.filter(account=Account.RECOVERY_INCOME)
+        .exclude(loan__status=LoanStatus.WRITTEN_OFF)
+        .order_by("loan_id")
+        .values_list("loan_id", flat=True)
+        .distinct()
+    )
+    for loan_id in stray:
+        problems.append(LedgerProblem("recovery_not_written_off", "recovery booked on a loan not written off", loan_id))
+    return problems
+
+
 def ledger_check() -> list[LedgerProblem]:
     """Prove the journal: each entry balances, the trial balance is zero, and per loan the receivables
-    equal the current schedule's outstanding amounts (see ``servicing.services`` for the convention).
+    equal the current schedule's outstanding amounts (see ``servicing.services`` for the convention); a
+    written-off loan's receivables are zero and its write-off expense equals its schedule's outstanding
+    amounts (``servicing.services.write_off``).
 
     Set-based: a handful of GROUP BY / correlated-subquery queries, whatever the number of loans.
     """
@@ -279,9 +322,15 @@ def ledger_check() -> list[LedgerProblem]:
 
     annotations: dict[str, Any] = {}
     mismatch = Q()
+    written_off = Q(status=LoanStatus.WRITTEN_OFF)
     for name, account, expression, condition in _CHECKED:
         annotations[f"ledger_{name}"] = Coalesce(_ledger_sum(account), zero)
-        annotations[f"schedule_{name}"] = Coalesce(_schedule_sum(expression, condition), zero)
+        # a written-off loan's schedule is frozen with its outstanding amounts; its receivables must be zero
+        annotations[f"schedule_{name}"] = Case(
+            When(written_off, then=zero),
+            default=Coalesce(_schedule_sum(expression, condition), zero),
+            output_field=_money(),
+        )
     loans = Loan.objects.order_by("pk").annotate(**annotations)
     for name, *_ in _CHECKED:
         diff = Abs(F(f"ledger_{name}") - F(f"schedule_{name}"))
@@ -305,6 +354,8 @@ def ledger_check() -> list[LedgerProblem]:
             problems.append(
                 LedgerProblem("overpayment_debit", f"debit balance {row['ledger_overpayment']}", loan_id=row["pk"])
             )
+
+    problems.extend(_write_off_problems(zero))
 
     for loan_id, period in (
         Installment.objects.filter(schedule__is_current=True, interest_booked=False, interest_paid__gt=0)
@@ -377,3 +428,19 @@ def loan_risk_class_upgrade_pending(loan: Loan) -> Any:
         .select_related("requested_by")
         .first()
     )
+
+
+def loan_write_off_summary(loan: Loan) -> dict[str, Any]:
+    """The loan's approved write-off (or None), a pending proposal (or None), its recoveries and their total."""
+    from servicing.models import WriteOff, WriteOffRecovery
+
+    write_offs = list(
+        WriteOff.objects.filter(loan=loan, status__in=[WriteOff.Status.APPROVED, WriteOff.Status.PROPOSED])
+        .select_related("proposed_by", "decided_by")
+        .order_by("id")
+    )
+    approved = next((row for row in write_offs if row.status == WriteOff.Status.APPROVED), None)
+    pending = next((row for row in write_offs if row.status == WriteOff.Status.PROPOSED), None)
+    rows = list(WriteOffRecovery.objects.filter(loan=loan).select_related("recorded_by").order_by("id"))
+    total = sum((row.amount for row in rows), ZERO)
+    return {"write_off": approved, "pending": pending, "recoveries": rows, "recovered_total": total}

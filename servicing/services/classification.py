@@ -75,7 +75,7 @@ _PRODUCT_FIELD = {code: f"dpd_floor_{code}" for code in _FLOORED}
 
 def dpd_floors(product: Product | None = None) -> dict[str, int]:
     """Smallest DPD at which a loan is at least each class: the settings default, overridden by the product."""
-    floors = {code: int(settings.LOANOPS_RISK_CLASS_DPD_FLOORS[code]) for code in _FLOORED}
+    floors: dict[str, int] = {str(code): int(settings.LOANOPS_RISK_CLASS_DPD_FLOORS[code]) for code in _FLOORED}
     if product is not None:
         for code, field in _PRODUCT_FIELD.items():
             value = getattr(product, field)
@@ -340,9 +340,7 @@ def _refuse_below_floor(loan: Loan, risk_class: str, today: date) -> str:
 
 
 @transaction.atomic
-def risk_class_upgrade_decide(
-    *, actor: Any, request_id: int, approve: bool, note: str = ""
-) -> RiskClassUpgradeRequest:
+def risk_class_upgrade_decide(*, actor: Any, request_id: int, approve: bool, note: str = "") -> RiskClassUpgradeRequest:
     """A manager approves or rejects an upgrade request; the requester may not decide their own (403)."""
     if not actor.has_perm("servicing.approve_risk_class_upgrade"):
         raise PermissionDenied("您没有权限审批五级分类上调")

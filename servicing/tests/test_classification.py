@@ -84,7 +84,14 @@ def test_classify_is_set_based_and_chunked(
     with django_assert_max_num_queries(8):
         touched = CLASSIFY.run(business_date=START, id_range=(loans[0].pk, loans[3].pk))
     assert touched == 2  # loans[1] and loans[2]; loans[0] stays normal, the rest are outside the range
-    assert [_class(loan) for loan in loans] == [C.NORMAL, C.SPECIAL_MENTION, C.SUBSTANDARD, C.NORMAL, C.NORMAL, C.NORMAL]
+    assert [_class(loan) for loan in loans] == [
+        C.NORMAL,
+        C.SPECIAL_MENTION,
+        C.SUBSTANDARD,
+        C.NORMAL,
+        C.NORMAL,
+        C.NORMAL,
+    ]
     with django_assert_max_num_queries(8):
         assert _run() == 3
     assert [_class(loan) for loan in loans] == [
@@ -224,7 +231,12 @@ def test_upgrade_four_eyes(active_loan: Loan, risk: Any, manager: Any, manager2:
     assert (loan.risk_class, loan.risk_class_manual) == (C.NORMAL, False)
     last = RiskClassChange.objects.filter(loan=loan).last()
     assert last is not None
-    assert (last.source, last.actor, last.from_class, last.to_class) == ("approved_upgrade", manager, C.DOUBTFUL, C.NORMAL)
+    assert (last.source, last.actor, last.from_class, last.to_class) == (
+        "approved_upgrade",
+        manager,
+        C.DOUBTFUL,
+        C.NORMAL,
+    )
     with pytest.raises(ConflictError):
         risk_class_upgrade_decide(actor=manager2, request_id=request_row.pk, approve=True)
 
