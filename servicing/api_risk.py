@@ -6,6 +6,7 @@ Views validate types and call one service or selector; the services check permis
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -17,9 +18,16 @@ from rest_framework.response import Response
 from applications.api import ActionPermission, Api, error_responses, loan_detail_data
 from applications.models import RISK_CLASS_RANK, RiskClass
 from applications.selectors import loan_get_for_actor
-from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from servicing.models import RiskClassChange, RiskClassUpgradeRequest, WriteOff, WriteOffRecovery
-from servicing.selectors import loan_risk_class_history, loan_risk_class_upgrade_pending, loan_write_off_summary
+from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
+from loanops.schedule import MAX_TERM_MONTHS
+from loanops.types import RepaymentMethod
+from servicing.models import Restructuring, RiskClassChange, RiskClassUpgradeRequest, WriteOff, WriteOffRecovery
+from servicing.selectors import (
+    loan_restructurings,
+    loan_risk_class_history,
+    loan_risk_class_upgrade_pending,
+    loan_write_off_summary,
+)
 from servicing.services.business_date import business_date_get
 from servicing.services.classification import (
     floor_class,
@@ -27,6 +35,7 @@ from servicing.services.classification import (
     risk_class_upgrade_decide,
     risk_class_upgrade_request,
 )
+from servicing.services.restructuring import restructuring_approve, restructuring_reject, restructuring_request
 from servicing.services.write_off import WRITE_OFF_ACTIONS, loan_write_off, recovery_record
 
 TAG = "post-loan risk"
@@ -257,3 +266,110 @@ class LoanRecoveriesApi(Api):
         payload.is_valid(raise_exception=True)
         row = recovery_record(actor=request.user, loan_id=loan_id, **payload.validated_data)
         return Response(RecoverySerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+# --- extension / restructuring -------------------------------------------------------------------------
+
+
+class RestructuringSerializer(serializers.ModelSerializer):
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    schedule_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Restructuring
+        fields = [
+            "id", "loan", "kind", "kind_display", "status", "status_display", "term_months", "annual_rate",
+            "repayment_method", "first_due_date", "outstanding_principal", "needs_manager", "reason",
+            "requested_at", "risk_approved_at", "manager_approved_at", "decided_at", "decision_note",
+            "schedule_version",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_schedule_version(self, row: Restructuring) -> int | None:
+        return row.schedule_version.version if row.schedule_version is not None else None
+
+
+class LoanRestructuringsApi(Api):
+    """展期/重组 of one loan: list the requests, or request one (ops, or the customer for their own loan)."""
+
+    permission_classes = [IsAuthenticated, ActionPermission]
+    required_perms = {"GET": "applications.view_loan", "POST": "servicing.request_restructuring"}
+    customer_methods = ("GET", "POST")
+
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=Restructuring.Kind.choices)
+        term_months = serializers.IntegerField(min_value=1, max_value=MAX_TERM_MONTHS, help_text="新的剩余期数（月）")
+        annual_rate = serializers.DecimalField(
+            max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES, required=False, allow_null=True,
+            min_value=Decimal(0), help_text="仅重组：新年利率（如 0.085），不填则不变",
+        )  # fmt: skip
+        repayment_method = serializers.ChoiceField(
+            choices=RepaymentMethod.choices, required=False, allow_blank=True, default="", help_text="仅重组"
+        )
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="展期/重组申请记录",
+        responses={200: RestructuringSerializer(many=True), **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, loan_id: int) -> Response:
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        return Response(RestructuringSerializer(loan_restructurings(loan), many=True).data)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="申请展期/重组",
+        request=InputSerializer,
+        responses={201: RestructuringSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request: Request, loan_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = restructuring_request(actor=request.user, loan_id=loan_id, **payload.validated_data)
+        return Response(RestructuringSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class RestructuringApproveApi(Api):
+    """Approve a request: risk (not the requester), then a manager above the limit (not the risk approver)."""
+
+    permission_classes = [IsAuthenticated, ActionPermission]
+    required_perms = {"POST": None}  # risk or manager depending on the stage: the service decides
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=[TAG],
+        summary="审批展期/重组",
+        request=InputSerializer,
+        responses={200: RestructuringSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
+    )
+    def post(self, request: Request, restructuring_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = restructuring_approve(actor=request.user, restructuring_id=restructuring_id, **payload.validated_data)
+        return Response(RestructuringSerializer(row).data)
+
+
+class RestructuringRejectApi(Api):
+    """Reject a request (the same people who may approve it at its stage)."""
+
+    permission_classes = [IsAuthenticated, ActionPermission]
+    required_perms = {"POST": None}
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="驳回展期/重组",
+        request=InputSerializer,
+        responses={200: RestructuringSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, restructuring_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = restructuring_reject(actor=request.user, restructuring_id=restructuring_id, **payload.validated_data)
+        return Response(RestructuringSerializer(row).data)

@@ -41,6 +41,7 @@ __all__ = [
     "ledger_check",
     "loan_balances",
     "loan_repayments",
+    "loan_restructurings",
     "loan_risk_class_history",
     "loan_risk_class_upgrade_pending",
     "loan_transactions",
@@ -444,3 +445,14 @@ def loan_write_off_summary(loan: Loan) -> dict[str, Any]:
     rows = list(WriteOffRecovery.objects.filter(loan=loan).select_related("recorded_by").order_by("id"))
     total = sum((row.amount for row in rows), ZERO)
     return {"write_off": approved, "pending": pending, "recoveries": rows, "recovered_total": total}
+
+
+def loan_restructurings(loan: Loan) -> QuerySet[Any]:
+    """The loan's extension / restructuring requests, oldest first."""
+    from servicing.models import Restructuring
+
+    return (
+        Restructuring.objects.filter(loan=loan)
+        .select_related("requested_by", "risk_approved_by", "manager_approved_by", "rejected_by", "schedule_version")
+        .order_by("id")
+    )

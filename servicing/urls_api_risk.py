@@ -13,4 +13,15 @@ urlpatterns: list[URLPattern] = [
     ),
     path("loans/<int:loan_id>/write-off/", api.LoanWriteOffApi.as_view(), name="loan-write-off"),
     path("loans/<int:loan_id>/recoveries/", api.LoanRecoveriesApi.as_view(), name="loan-recoveries"),
+    path("loans/<int:loan_id>/restructurings/", api.LoanRestructuringsApi.as_view(), name="loan-restructurings"),
+    path(
+        "restructurings/<int:restructuring_id>/approve/",
+        api.RestructuringApproveApi.as_view(),
+        name="restructuring-approve",
+    ),
+    path(
+        "restructurings/<int:restructuring_id>/reject/",
+        api.RestructuringRejectApi.as_view(),
+        name="restructuring-reject",
+    ),
 ]

@@ -63,6 +63,7 @@ __all__ = [
     "classify_loans",
     "dpd_floors",
     "floor_class",
+    "risk_class_change_record",
     "risk_class_downgrade",
     "risk_class_upgrade_decide",
     "risk_class_upgrade_request",
@@ -238,9 +239,10 @@ def _servicing_loan(actor: Any, loan_id: int) -> tuple[Loan, date]:
     return loan, business_date_get()
 
 
-def _record_change(
+def risk_class_change_record(
     *, loan: Loan, to_class: str, source: str, actor: Any, reason: str, on: date, manual: bool, data: dict[str, Any]
 ) -> RiskClassChange:
+    """Set one locked loan's class (and manual flag), with its history row and audit event. Caller checks rules."""
     before = {"risk_class": loan.risk_class, "risk_class_manual": loan.risk_class_manual}
     change = RiskClassChange.objects.create(
         loan=loan,
@@ -283,7 +285,7 @@ def risk_class_downgrade(*, actor: Any, loan_id: int, risk_class: str, reason: s
             fields={"risk_class": ["须比当前分类更差"]},
         )
     floor = floor_class(loan=loan, on=today)
-    return _record_change(
+    return risk_class_change_record(
         loan=loan,
         to_class=risk_class,
         source=RiskClassChange.Source.MANUAL,
@@ -374,7 +376,7 @@ def risk_class_upgrade_decide(*, actor: Any, request_id: int, approve: bool, not
     floor = _refuse_below_floor(loan, row.to_class, today)
     row.status = RiskClassUpgradeRequest.Status.APPROVED
     row.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _record_change(
+    risk_class_change_record(
         loan=loan,
         to_class=row.to_class,
         source=RiskClassChange.Source.APPROVED_UPGRADE,
