@@ -184,6 +184,9 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "applications.models.Industry",
         "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
         "ContractStatusEnum": "contracts.models.Contract.Status",
+        "RiskClassEnum": "applications.models.RiskClass",
+        "RestructuringKindEnum": "servicing.risk_models.Restructuring.Kind",
+        "RecoveryChannelEnum": "servicing.risk_models.WriteOffRecovery.Channel",
     },
 }
 
