@@ -39,7 +39,8 @@ RUN export DJANGO_SETTINGS_MODULE=loanops.settings.prod \
         SECRET_KEY=build-only-not-secret \
         DATABASE_URL=postgres://build@localhost:5432/build \
         CELERY_BROKER_URL=redis://localhost:6379/0 \
-        LOANOPS_PII_KEY="$(python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
+        LOANOPS_PII_KEYS="$(python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
+        LOANOPS_PII_HASH_KEY=build-only-not-secret \
     && python manage.py collectstatic --noinput -v 0 \
     && if find . -name '*.po' -path '*/locale/*' | grep -q .; then \
            python manage.py compilemessages -v 0; \

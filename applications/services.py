@@ -41,6 +41,7 @@ from applications.selectors import (
     loan_outstanding_items,
 )
 from compliance.audit import audit_record
+from compliance.blacklist import blacklist_match
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
@@ -228,7 +229,40 @@ def _check_request_against_product(
     return term_months
 
 
-@transaction.atomic
+BLACKLISTED_CUSTOMER_MESSAGE = "很抱歉，您的申请暂时无法受理。如有疑问，请联系客服。"
+
+
+def stop_if_blacklisted(*, actor: Any, customer: Customer, attempt: str, loan: Loan | None = None) -> None:
+    """Refuse (422 `blacklisted`) an applicant on the active blacklist, and audit the refusal.
+
+    The audit row is committed on its own (the refusal changes nothing else), so call this before the
+    write's transaction. The customer gets a non-revealing message; staff see the entry's source and reason.
+    """
+    entry = blacklist_match(id_number=customer.id_number, uscc=customer.uscc, phone=customer.phone)
+    if entry is None:
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="intake.blacklisted",
+            subject=customer,
+            reason=entry.reason,
+            data={
+                "attempt": attempt,
+                "blacklist_entry": entry.pk,
+                "source": entry.source,
+                "loan_id": loan.pk if loan is not None else None,
+            },
+        )
+    if is_customer(actor):
+        raise DomainError(BLACKLISTED_CUSTOMER_MESSAGE, code="blacklisted")
+    raise DomainError(
+        f"该借款人在黑名单中，不能受理（{entry.get_source_display()}：{entry.reason}）",
+        code="blacklisted",
+        extra={"blacklist_entry": entry.pk, "source": entry.source, "reason": entry.reason},
+    )
+
+
 def loan_create(
     *,
     actor: Any,
@@ -239,12 +273,37 @@ def loan_create(
     purpose: str,
     repayment_source: str = "",
 ) -> Loan:
-    """Open an application in `draft`. Ops may open one for any customer; a customer only for themself."""
+    """Open an application in `draft`. Ops may open one for any customer; a customer only for themself.
+
+    A blacklisted applicant is refused (422 `blacklisted`, audited) before anything is written."""
     if is_customer(actor):
         customer = customer_get_for_actor(actor=actor, customer_id=customer_id)
     else:
         require_perm(actor, "applications.add_loan")
         customer = Customer.objects.get(pk=customer_id)
+    stop_if_blacklisted(actor=actor, customer=customer, attempt="loan_create")
+    return _loan_create(
+        actor=actor,
+        customer=customer,
+        product_id=product_id,
+        requested_amount=requested_amount,
+        requested_term_months=requested_term_months,
+        purpose=purpose,
+        repayment_source=repayment_source,
+    )
+
+
+@transaction.atomic
+def _loan_create(
+    *,
+    actor: Any,
+    customer: Customer,
+    product_id: int,
+    requested_amount: Any,
+    requested_term_months: Any,
+    purpose: str,
+    repayment_source: str,
+) -> Loan:
     errors = FieldErrors()
     product = Product.objects.filter(pk=product_id).first()
     if product is None:
@@ -344,9 +403,16 @@ def document_upload(*, actor: Any, loan_id: int, doc_type: str, upload: Uploaded
     return document
 
 
-@transaction.atomic
 def loan_submit(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
-    loan_get_for_actor(actor=actor, loan_id=loan_id)
+    """Hand in the application (again). A blacklisted applicant is refused (422 `blacklisted`, audited)."""
+    visible = loan_get_for_actor(actor=actor, loan_id=loan_id)
+    if visible.status in (LoanStatus.DRAFT, LoanStatus.SUPPLEMENT_REQUIRED):
+        stop_if_blacklisted(actor=actor, customer=visible.customer, attempt="loan_submit", loan=visible)
+    return _loan_submit(actor=actor, loan_id=loan_id, reason=reason)
+
+
+@transaction.atomic
+def _loan_submit(*, actor: Any, loan_id: int, reason: str) -> Loan:
     loan = loans_for_update().get(pk=loan_id)
     was_supplement = loan.status == LoanStatus.SUPPLEMENT_REQUIRED
     if loan.status in (LoanStatus.DRAFT, LoanStatus.SUPPLEMENT_REQUIRED):

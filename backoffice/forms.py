@@ -249,3 +249,64 @@ class DocumentUploadForm(forms.Form):
         help_text=_("PDF、JPG 或 PNG。"),
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png"}),
     )
+
+
+# --- blacklist (compliance) ------------------------------------------------------------------
+
+
+class BlacklistFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("搜索"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("姓名/名称，或完整证件号 / 手机号")}),
+    )
+    status = forms.ChoiceField(
+        label=_("状态"),
+        required=False,
+        choices=[("active", _("有效")), ("inactive", _("已解除")), ("all", _("全部"))],
+    )
+
+
+class BlacklistEntryForm(forms.Form):
+    name = forms.CharField(label=_("姓名/企业名称"), required=False, max_length=120)
+    id_number = forms.CharField(label=_("身份证号"), required=False, max_length=20)
+    uscc = forms.CharField(label=_("统一社会信用代码"), required=False, max_length=20)
+    phone = forms.CharField(
+        label=_("手机号"), required=False, max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
+    )
+    source = forms.ChoiceField(label=_("来源"), choices=())
+    reason = forms.CharField(
+        label=_("列入原因"),
+        max_length=2000,
+        widget=_textarea(3),
+        help_text=_("仅员工可见；借款人只会看到「暂时无法受理」。"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from compliance.models import BlacklistSource
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["source"]).choices = BlacklistSource.choices
+
+
+class BlacklistDeactivateForm(forms.Form):
+    reason = forms.CharField(label=_("解除原因"), max_length=2000, widget=_textarea(2))
+
+
+class BlacklistImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV 文件"),
+        help_text=_(
+            "UTF-8 编码（可带 BOM），首行为表头：身份证号、统一社会信用代码、手机号（至少一列）、原因，"
+            "可选 姓名、来源。任何一行有误则整个文件都不导入。"
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    default_source = forms.ChoiceField(label=_("默认来源"), choices=(), help_text=_("「来源」列为空时使用。"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from compliance.models import BlacklistSource
+
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["default_source"]).choices = BlacklistSource.choices

@@ -6,7 +6,7 @@ owners (loanops/urls_backoffice.py).
 
 from django.urls import path
 
-from backoffice.views import customers, loans, repayments, transitions
+from backoffice.views import blacklist, customers, loans, repayments, transitions
 
 urlpatterns = [
     path("", loans.QueueView.as_view(), name="queue"),
@@ -19,6 +19,10 @@ urlpatterns = [
     path("customers/", customers.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", customers.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/<int:pk>/", customers.CustomerDetailView.as_view(), name="customer-detail"),
+    path("blacklist/", blacklist.BlacklistListView.as_view(), name="blacklist-list"),
+    path("blacklist/new/", blacklist.BlacklistCreateView.as_view(), name="blacklist-create"),
+    path("blacklist/import/", blacklist.BlacklistImportView.as_view(), name="blacklist-import"),
+    path("blacklist/<int:pk>/deactivate/", blacklist.BlacklistDeactivateView.as_view(), name="blacklist-deactivate"),
     path("customers/<int:pk>/loans/new/", loans.LoanCreateView.as_view(), name="loan-create"),
     # One URL per transition: loan-submit, loan-start-review, loan-request-supplement, loan-approve, ...
     *(

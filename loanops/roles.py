@@ -34,6 +34,14 @@ _VIEW = [
     "applications.view_product",
 ]
 
+# Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
+_BLACKLIST_PII = [
+    "compliance.view_blacklistentry",
+    "compliance.add_blacklistentry",
+    "compliance.change_blacklistentry",
+    "compliance.view_pii",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     OPS: [
         *_VIEW,
@@ -63,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.classify_loan",
         "servicing.propose_write_off",
         "servicing.approve_restructuring",
+        *_BLACKLIST_PII,
     ],
     PRODUCT: [
         *_VIEW,
@@ -86,6 +95,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.approve_risk_class_upgrade",
         "servicing.approve_restructuring_above_limit",
         "servicing.add_writeoffrecovery",
+        *_BLACKLIST_PII,
     ],
     CUSTOMER: [
         "applications.submit_loan",

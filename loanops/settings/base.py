@@ -151,6 +151,24 @@ LOANOPS_RISK_CLASS_DPD_FLOORS: dict[str, int] = {"special_mention": 1, "substand
 # above this outstanding principal (CNY) a manager approves too, after risk.
 LOANOPS_RESTRUCTURE_OBSERVATION_MONTHS = 6
 LOANOPS_RESTRUCTURE_MANAGER_LIMIT = "500000.00"
+# Personal data at rest (compliance.pii): Fernet keys, comma-separated, the first is current (encrypts), the
+# others only decrypt (rotation: prepend a new key, run `manage.py rotate_pii_keys`, then drop the old one);
+# a separate secret keys the HMAC-SHA256 lookup hashes. Dev/test derive defaults from SECRET_KEY; prod
+# refuses to start without both.
+LOANOPS_PII_KEYS: list[str] = [k.strip() for k in os.environ.get("LOANOPS_PII_KEYS", "").split(",") if k.strip()]
+LOANOPS_PII_HASH_KEY = os.environ.get("LOANOPS_PII_HASH_KEY", "")
+# A second open application for the same ID number (or USCC): "refuse" (422) or "flag" (shown to staff).
+LOANOPS_DUPLICATE_APPLICATION = os.environ.get("LOANOPS_DUPLICATE_APPLICATION", "refuse")
+
+
+def derive_dev_key(secret: str, purpose: str) -> str:
+    """A deterministic key for dev/test settings only (never production): urlsafe base64 of 32 bytes."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(f"loanops-pii:{purpose}:{secret}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR
+from .base import BASE_DIR, LOANOPS_PII_HASH_KEY, LOANOPS_PII_KEYS, derive_dev_key
 
 SECRET_KEY = "test-only-key-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -24,3 +24,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LANGUAGE_CODE = "zh-hans"
 _ = BASE_DIR
+LOANOPS_PII_KEYS = LOANOPS_PII_KEYS or [derive_dev_key(SECRET_KEY, "encrypt")]
+LOANOPS_PII_HASH_KEY = LOANOPS_PII_HASH_KEY or derive_dev_key(SECRET_KEY, "hash")
