@@ -276,3 +276,4 @@ class IdempotencyKey(models.Model):
 
 
 from servicing.risk_models import RiskClassChange, RiskClassUpgradeRequest, Restructuring, WriteOff, WriteOffRecovery  # noqa: E402,F401,I001
+from servicing.settlement_models import Prepayment, PrepaymentOption, SettlementCertificate  # noqa: E402,F401
