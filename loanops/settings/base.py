@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
         "RiskClassEnum": "applications.models.RiskClass",
         "RestructuringKindEnum": "servicing.risk_models.Restructuring.Kind",
         "RecoveryChannelEnum": "servicing.risk_models.WriteOffRecovery.Channel",
+        "RepaymentChannelEnum": "servicing.models.RepaymentChannel",
     },
 }
 
