@@ -12,6 +12,7 @@ PRODUCT = "product"
 RISK = "risk"
 OPS = "ops"
 SERVICE = "service"
+COLLECTOR = "collector"
 CUSTOMER = "customer"
 SYSTEM = "system"
 
@@ -21,17 +22,32 @@ ROLE_LABELS: dict[str, str] = {
     RISK: "风控经理",
     OPS: "运营专员",
     SERVICE: "客服专员",
+    COLLECTOR: "催收专员",
     CUSTOMER: "借款人",
     SYSTEM: "系统批处理",
 }
 
-STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE)
+STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE, COLLECTOR)
 
 _VIEW = [
     "applications.view_loan",
     "applications.view_customer",
     "applications.view_loandocument",
     "applications.view_product",
+]
+
+# Collections: who works cases (their own, "我的案件"), who sees all of them and assigns or escalates.
+_COLLECTIONS_WORK = [
+    "collections.view_collectioncase",
+    "collections.add_contactattempt",
+    "collections.add_promisetopay",
+    "collections.add_namedcontact",
+    "collections.add_contactconsent",
+]
+_COLLECTIONS_MANAGE = [
+    *_COLLECTIONS_WORK,
+    "collections.view_all_collectioncases",
+    "collections.assign_collectioncase",
 ]
 
 # Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
@@ -61,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.add_repayment",
         "servicing.request_restructuring",
         "servicing.add_writeoffrecovery",
+        "collections.add_namedcontact",
     ],
     RISK: [
         *_VIEW,
@@ -71,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.classify_loan",
         "servicing.propose_write_off",
         "servicing.approve_restructuring",
+        *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],
     PRODUCT: [
@@ -80,6 +98,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SERVICE: [
         *_VIEW,
+        *_COLLECTIONS_WORK,
+    ],
+    COLLECTOR: [
+        *_VIEW,
+        *_COLLECTIONS_WORK,
     ],
     MANAGER: [
         *_VIEW,
@@ -95,6 +118,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.approve_risk_class_upgrade",
         "servicing.approve_restructuring_above_limit",
         "servicing.add_writeoffrecovery",
+        *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],
     CUSTOMER: [

@@ -143,6 +143,7 @@ LOANOPS_SYSTEM_USERNAME = "system"
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
 LOANOPS_COB_STEPS: list[str] = [
     "servicing.services.classification.CLASSIFY",
+    "loan_collections.steps.collections",
 ]
 # Five-category classification (五级分类): the smallest days past due at which a loan is at least that class
 # (any overdue → 关注, > 90 → 次级, > 270 → 可疑, > 360 → 损失). A product's dpd_floor_* fields override these.
@@ -151,6 +152,27 @@ LOANOPS_RISK_CLASS_DPD_FLOORS: dict[str, int] = {"special_mention": 1, "substand
 # above this outstanding principal (CNY) a manager approves too, after risk.
 LOANOPS_RESTRUCTURE_OBSERVATION_MONTHS = 6
 LOANOPS_RESTRUCTURE_MANAGER_LIMIT = "500000.00"
+# Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection
+# and the 2026 banking-association guideline, always applied in Asia/Shanghai time.
+LOANOPS_COLLECTION_POLICY = {
+    "quiet_start": "22:00",  # no contact from this time ...
+    "quiet_end": "08:00",  # ... until this time, unless the debtor consented
+    "quiet_hours_channels": ["phone", "sms", "wechat", "visit"],
+    "max_effective_calls_per_debtor_per_day": 3,
+    "max_dials_per_number_per_day": 6,
+    "promise_max_days": 30,  # a promise to pay may be at most this many days after the business date
+}
+# Case level per bucket, and the role responsible for each level (M3+: "legal" or "outsourced").
+LOANOPS_COLLECTION_LEVELS = {
+    "buckets": {"M1": "reminder", "M2": "collector", "M3": "field_visit", "M3+": "legal"},
+    "roles": {
+        "reminder": "service",
+        "collector": "collector",
+        "field_visit": "collector",
+        "legal": "risk",
+        "outsourced": "collector",
+    },
+}
 # Personal data at rest (compliance.pii): Fernet keys, comma-separated, the first is current (encrypts), the
 # others only decrypt (rotation: prepend a new key, run `manage.py rotate_pii_keys`, then drop the old one);
 # a separate secret keys the HMAC-SHA256 lookup hashes. Dev/test derive defaults from SECRET_KEY; prod
@@ -205,7 +227,15 @@ SPECTACULAR_SETTINGS = {
         "RiskClassEnum": "applications.models.RiskClass",
         "RestructuringKindEnum": "servicing.risk_models.Restructuring.Kind",
         "RecoveryChannelEnum": "servicing.risk_models.WriteOffRecovery.Channel",
+        "CollectionCaseStatusEnum": "loan_collections.case_models.CaseStatus",
+        "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
+        "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
+        "ContactChannelEnum": "loan_collections.case_models.ContactChannel",
         "RepaymentChannelEnum": "servicing.models.RepaymentChannel",
+        "ContactPartyEnum": "loan_collections.case_models.ContactParty",
+        "ContactOutcomeEnum": "loan_collections.case_models.ContactOutcome",
+        "ContactRelationEnum": "loan_collections.case_models.ContactRelation",
+        "PromiseStatusEnum": "loan_collections.case_models.PromiseStatus",
     },
 }
 

@@ -33,6 +33,7 @@ STAFF = [
     ("risk", "风控经理", "王", "风控", roles.RISK),
     ("ops", "运营专员", "李", "运营", roles.OPS),
     ("service", "客服专员", "赵", "客服", roles.SERVICE),
+    ("collector", "催收专员", "孙", "催收", roles.COLLECTOR),
 ]
 CUSTOMER_PASSWORD = "loanops-customer"
 
