@@ -36,6 +36,17 @@ _VIEW = [
     "applications.view_product",
 ]
 
+#: risk review: the credit-report summary, assessments, scorecards and the authority matrix (risk and manager)
+_RISK_REVIEW = [
+    "underwriting.view_creditreportsummary",
+    "underwriting.add_creditreportsummary",
+    "underwriting.change_creditreportsummary",
+    "underwriting.view_riskassessment",
+    "underwriting.add_riskassessment",
+    "underwriting.view_scorecard",
+    "underwriting.view_approvalauthority",
+]
+
 # Collections: who works cases (their own, "我的案件"), who sees all of them and assigns or escalates.
 _COLLECTIONS_WORK = [
     "collections.view_collectioncase",
@@ -68,6 +79,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.submit_loan",
         "applications.request_supplement_loan",
         "applications.start_review_loan",
+        "underwriting.view_creditreportsummary",
+        "underwriting.add_creditreportsummary",
+        "underwriting.change_creditreportsummary",
         "applications.make_offer_loan",
         "applications.accept_offer_loan",
         "applications.prepare_disbursement_loan",
@@ -88,6 +102,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.classify_loan",
         "servicing.propose_write_off",
         "servicing.approve_restructuring",
+        *_RISK_REVIEW,
+        "underwriting.add_scorecard",
+        "underwriting.activate_scorecard",
         *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],
@@ -108,6 +125,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW,
         "applications.approve_loan",
         "applications.reject_loan",
+        *_RISK_REVIEW,
+        "underwriting.approve_second_level",
+        "underwriting.change_approvalauthority",
         "applications.disburse_loan",
         "applications.write_off_loan",
         "applications.withdraw_loan",
@@ -160,8 +180,8 @@ def sync_roles(apps: Any = None, schema_editor: Any = None) -> None:
             app_label, codename = code.split(".", 1)
             perm = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if perm is None:
-                if apps is not None:
-                    continue  # added by a later migration: the post_migrate re-sync (reporting.apps) assigns it
+                if apps is not None:  # the seed migration runs before later apps' models exist; post_migrate re-syncs
+                    continue
                 raise LookupError(f"permission {code} does not exist (role {role})")
             wanted.append(perm)
         group.permissions.set(wanted)

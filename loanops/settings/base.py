@@ -192,6 +192,25 @@ def derive_dev_key(secret: str, purpose: str) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
+# Risk review (underwriting): what runs as a loan enters risk review, the rule thresholds, stage SLA targets.
+LOANOPS_REVIEW_START_HOOKS: list[str] = ["underwriting.risk_services.assessment_on_review_start"]
+LOANOPS_RISK_MAX_DTI = "0.55"  # knock-out: monthly debt payments (this loan included) / monthly income above this
+LOANOPS_RISK_SERIOUS_DPD = 90  # knock-out: longest overdue in the last 24 months above this many days
+LOANOPS_RISK_REPEAT_WINDOW_DAYS = 30  # warning: other applications by the same ID number or phone in this window
+LOANOPS_RISK_REPEAT_MIN_OTHERS = 1  # ... at least this many of them
+LOANOPS_RISK_INCOME_DEVIATION = "0.3"  # warning: stated income differs from the verified one by more than this
+#: hours a loan may stay in a stage before the back-office queues flag it as past its target
+LOANOPS_STAGE_SLA_HOURS: dict[str, int] = {
+    "submitted": 24,
+    "supplement_required": 72,
+    "risk_review": 48,
+    "approved": 24,
+    "offered": 72,
+    "contract_pending": 72,
+    "contract_signed": 24,
+    "disbursement_pending": 24,
+}
+
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
