@@ -20,4 +20,9 @@ urlpatterns = [
     path("loans/<int:loan_id>/sign/", views.ContractSignView.as_view(), name="contract-sign"),
     path("loans/<int:loan_id>/extension/", restructuring.LoanExtensionView.as_view(), name="loan-extension"),
     path("contracts/<int:contract_id>/pdf/", views.ContractDownloadView.as_view(), name="contract-download"),
+    path(
+        "loans/<int:loan_id>/settlement-certificate/",
+        views.SettlementCertificateDownloadView.as_view(),
+        name="settlement-certificate",
+    ),
 ]
