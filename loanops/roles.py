@@ -34,6 +34,7 @@ _VIEW = [
     "applications.view_customer",
     "applications.view_loandocument",
     "applications.view_product",
+    "underwriting.view_loanprimerate",
 ]
 
 #: risk review: the credit-report summary, assessments, scorecards and the authority matrix (risk and manager)
@@ -142,6 +143,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.approve_risk_class_upgrade",
         "servicing.approve_restructuring_above_limit",
         "servicing.add_writeoffrecovery",
+        # the LPR table behind the legal rate cap: one manager proposes, another approves
+        "underwriting.add_loanprimerate",
+        "underwriting.approve_loanprimerate",
         "notifications.view_outboxmessage",
         "notifications.change_outboxmessage",
         "collections.view_stafftask",
