@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("servicing.urls_api")),
     path("", include("servicing.urls_api_transitions")),
     path("", include("loan_collections.urls_api")),
+    path("", include("servicing.urls_api_risk")),
     path("", include("reporting.urls_api")),
     path("", include("loan_collections.urls_api_cases")),
 ]

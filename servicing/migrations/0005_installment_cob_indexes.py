@@ -6,8 +6,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0005_loan_past_due_index'),
-        ('servicing', '0003_repayment_channel_suspense'),
+        ('applications', '0006_loan_past_due_index'),
+        ('servicing', '0004_risk_class_write_off_restructuring'),
     ]
 
     operations = [
