@@ -16,7 +16,6 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -47,6 +46,8 @@ from compliance.blacklist import blacklist_match
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
+from notifications.models import Channel
+from notifications.services import Message, outbox_write
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 UPLOAD_STATUSES = {
@@ -482,20 +483,27 @@ def loan_withdraw(*, actor: Any, loan_id: int, reason: str) -> Loan:
     return loan_transition(loan, "withdraw", actor=actor, reason=reason)
 
 
-def loan_stage_notify(*, loan_id: int, status: str) -> bool:
-    """Tell the customer about a stage change by email (console backend in the embedded default)."""
+def loan_stage_notify(*, loan: Loan, event_id: int) -> bool:
+    """Tell the customer about a stage change by e-mail: written to the outbox in the transition's own
+    transaction (delivered after the commit by the relay; console backend in the embedded default)."""
     from applications.selectors import NEXT_STEP
 
-    loan = Loan.objects.select_related("customer").get(pk=loan_id)
     email = loan.customer.email
     if not email:
         return False
-    label = LoanStatus(status).label
-    send_mail(
-        subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
-        message=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
-        f"{NEXT_STEP.get(LoanStatus(status), '')}\n\n请登录借款人服务门户查看详情。",
-        from_email=None,
-        recipient_list=[email],
+    status = LoanStatus(loan.status)
+    label = status.label
+    outbox_write(
+        Message(
+            channel=Channel.EMAIL,
+            kind="loan.stage",
+            dedupe_key=f"stage:{event_id}:email",
+            recipient=email,
+            subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
+            body=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
+            f"{NEXT_STEP.get(status, '')}\n\n请登录借款人服务门户查看详情。",
+            loan_id=loan.pk,
+            context={"status": status.value},
+        )
     )
     return True

@@ -219,6 +219,7 @@ class LoanDetailView(StaffPermissionMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from contracts.selectors import contract_current, disbursement_for
+        from notifications.selectors import loan_messages
         from servicing.selectors import schedule_current
         from underwriting.selectors import REJECT_REASONS, loan_reviews
 
@@ -278,6 +279,7 @@ class LoanDetailView(StaffPermissionMixin, View):
             "collection_cases": list(cases_visible_to(user).filter(loan=loan).order_by("-id")[:5])
             if loan.disbursed_on
             else [],
+            "notifications": loan_messages(loan.pk),
         }
         return render(request, "backoffice/loan_detail.html", context)
 
