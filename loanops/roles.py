@@ -130,6 +130,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.write_off_loan",
         "applications.withdraw_loan",
         "servicing.reverse_repayment",
+        "servicing.refund_overpayment",
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
