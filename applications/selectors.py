@@ -55,7 +55,8 @@ def document_get_for_actor(*, actor: Any, document_id: int) -> LoanDocument:
 
 
 def products_active() -> QuerySet[Product]:
-    return Product.objects.filter(is_active=True)
+    """Products on sale: the current version (not retired by a newer one) of each product marked on sale."""
+    return Product.objects.filter(is_active=True, retired_at__isnull=True)
 
 
 def required_documents(loan: Loan) -> list[str]:
