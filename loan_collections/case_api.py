@@ -277,7 +277,10 @@ class CaseDetailApi(Api):
             read_only_fields = fields
 
     @extend_schema(
-        tags=[TAG], summary="催收案件详情", responses={200: OutputSerializer, **error_responses(401, 403, 404)}
+        tags=[TAG],
+        summary="催收案件详情",
+        description="需要 `collections.view_collectioncase`（他人的案件需 `collections.view_all_collectioncases`，否则 404）。",
+        responses={200: OutputSerializer, **error_responses(401, 403, 404)},
     )
     def get(self, request: Request, case_id: int) -> Response:
         case = case_get_for_actor(actor=request.user, case_id=case_id)
@@ -316,6 +319,7 @@ class CaseContactsApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="collection_case_contacts_list",
+        description="需要 `collections.view_collectioncase`（他人的案件需 `collections.view_all_collectioncases`，否则 404）。",
         summary="联系记录",
         responses={200: ContactAttemptSerializer(many=True), **error_responses(401, 403, 404)},
     )
@@ -326,6 +330,7 @@ class CaseContactsApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="collection_case_contacts_create",
+        description="需要 `collections.add_contactattempt`。被规则拒绝的联系同样记录（refused=true）并返回 422。",
         summary="登记联系（催收联系规则：北京时间 22:00–08:00 不联系、每日有效通话与拨打次数上限、仅限指定联系人）",
         request=InputSerializer,
         responses={201: ContactAttemptSerializer, **error_responses(400, 401, 403, 404), **_refusal_responses()},
@@ -356,6 +361,7 @@ class CasePromisesApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="collection_case_promises_list",
+        description="需要 `collections.view_collectioncase`。",
         summary="承诺还款",
         responses={200: PromiseSerializer(many=True), **error_responses(401, 403, 404)},
     )
@@ -366,6 +372,7 @@ class CasePromisesApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="collection_case_promises_create",
+        description="需要 `collections.add_promisetopay`；承诺日在营业日至其后 promise_max_days 天之间，每案一笔待兑现承诺。",
         summary="登记承诺还款",
         request=InputSerializer,
         responses={201: PromiseSerializer, **error_responses(400, 401, 403, 404, 422)},
@@ -392,6 +399,7 @@ class CaseAssignApi(Api):
     @extend_schema(
         tags=[TAG],
         summary="分案",
+        description="需要 `collections.assign_collectioncase`；处理人须为案件责任岗位的在职员工。",
         request=InputSerializer,
         responses={200: CaseSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
@@ -420,6 +428,7 @@ class CaseEscalateApi(Api):
     @extend_schema(
         tags=[TAG],
         summary="调整催收阶段",
+        description="需要 `collections.assign_collectioncase`。",
         request=InputSerializer,
         responses={200: CaseSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
@@ -447,6 +456,7 @@ class NamedContactsApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="customer_named_contacts_list",
+        description="需要 `applications.view_customer`。",
         summary="借款人指定联系人",
         responses={200: NamedContactSerializer(many=True), **error_responses(401, 403, 404)},
     )
@@ -457,6 +467,7 @@ class NamedContactsApi(Api):
     @extend_schema(
         tags=[TAG],
         operation_id="customer_named_contacts_create",
+        description="需要 `collections.add_namedcontact`。",
         summary="登记指定联系人",
         request=InputSerializer,
         responses={201: NamedContactSerializer, **error_responses(400, 401, 403, 404)},
@@ -485,6 +496,7 @@ class ContactConsentApi(Api):
     @extend_schema(
         tags=[TAG],
         summary="夜间联系同意（登记/撤回）",
+        description="需要 `collections.add_contactconsent`；登记时 note 须写明同意方式（证据）。",
         parameters=[OpenApiParameter("customer_id", int, OpenApiParameter.PATH)],
         request=InputSerializer,
         responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 422)},

@@ -47,6 +47,7 @@ from backoffice.views.repayments import allocation_summary, balance_rows
 from backoffice.views.risk import risk_context
 from backoffice.views.transitions import loan_actions
 from compliance.pii import mask_id_number, mask_phone
+from loan_collections.case_selectors import cases_visible_to
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
 from underwriting.stage_clocks import attach_stage_clocks, sla_hours
@@ -267,6 +268,9 @@ class LoanDetailView(StaffPermissionMixin, View):
             "can_upload": user.has_perm("applications.add_loandocument")
             and loan.status in application_services.UPLOAD_STATUSES,
             "can_repay": user.has_perm("servicing.add_repayment") and loan.status in SERVICING_STATUSES,
+            "collection_cases": list(cases_visible_to(user).filter(loan=loan).order_by("-id")[:5])
+            if loan.disbursed_on
+            else [],
             "notifications": loan_messages(loan.pk),
         }
         return render(request, "backoffice/loan_detail.html", context)

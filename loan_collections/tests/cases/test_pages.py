@@ -209,3 +209,9 @@ def test_nav_shows_collections_for_case_workers_only(collector: Any, product_use
 def test_dates_here_use_the_business_date(make_case: Callable[..., Any], collector: Any) -> None:
     case = make_case(assigned_to=collector)
     assert date(2026, 3, 10).isoformat() in client_for(collector).get(detail(case)).content.decode()
+
+
+def test_loan_page_links_its_collection_case(make_case: Callable[..., Any], boss: Any) -> None:
+    case = make_case(assigned_to=None)
+    page = client_for(boss).get(reverse("backoffice:loan-detail", args=[case.loan_id])).content.decode()
+    assert detail(case) in page
