@@ -261,6 +261,9 @@ class CustomerListCreateApi(GenericApi):
         annual_income = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
         employer = serializers.CharField(max_length=120, required=False, allow_blank=True)
         years_in_business = serializers.IntegerField(required=False)
+        registered_capital = serializers.DecimalField(
+            max_digits=18, decimal_places=2, required=False, help_text="注册资本（元），企业必填"
+        )
         portal_password = serializers.CharField(
             write_only=True,
             required=False,
@@ -281,7 +284,7 @@ class CustomerListCreateApi(GenericApi):
             fields = [
                 "id", "kind", "kind_display", "name", "id_number", "uscc", "legal_representative", "phone",
                 "email", "address", "industry", "industry_display", "annual_income", "employer",
-                "years_in_business", "has_portal_account", "created_at", "updated_at",
+                "years_in_business", "registered_capital", "has_portal_account", "created_at", "updated_at",
             ]  # fmt: skip
             read_only_fields = fields
 
@@ -392,7 +395,7 @@ class LoanListCreateApi(GenericApi):
         requested_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
         requested_term_months = serializers.IntegerField()
         purpose = serializers.CharField(max_length=200)
-        repayment_source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        repayment_source = serializers.CharField(max_length=200, help_text="还款来源，例如工资收入、经营收入")
 
     class OutputSerializer(serializers.ModelSerializer):
         status_display = serializers.CharField(source="get_status_display", read_only=True)

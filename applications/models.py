@@ -129,6 +129,7 @@ class Customer(models.Model):
     annual_income = money_field(verbose_name=_("年收入/年营业收入"), default=Decimal("0.00"))
     employer = models.CharField(_("工作单位"), max_length=120, blank=True)
     years_in_business = models.PositiveSmallIntegerField(_("经营/工作年限"), default=0)
+    registered_capital = money_field(verbose_name=_("注册资本"), default=Decimal("0.00"))
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -257,6 +258,9 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     )
     status_changed_at = models.DateTimeField(_("进入当前阶段时间"), auto_now_add=True)
     supplement_rounds = models.PositiveSmallIntegerField(_("补件轮次"), default=0)
+    # Intake findings staff must see (e.g. a second open application for the same ID under
+    # LOANOPS_DUPLICATE_APPLICATION = "flag"): [{"code": ..., "message": ..., "loans": [...]}].
+    intake_flags = models.JSONField(_("受理提示"), default=list, blank=True)
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Customer, Loan, LoanDocument, LoanStatus, Product, SupplementRequest
+from applications.models import (
+    PRE_DISBURSEMENT,
+    ApplicantType,
+    Customer,
+    Loan,
+    LoanDocument,
+    LoanStatus,
+    Product,
+    SupplementRequest,
+)
 from loanops import roles
 
 S = LoanStatus
@@ -52,6 +64,32 @@ def customer_get_for_actor(*, actor: Any, customer_id: int) -> Customer:
 
 def document_get_for_actor(*, actor: Any, document_id: int) -> LoanDocument:
     return LoanDocument.objects.select_related("loan").get(pk=document_id, loan__in=loans_visible_to(actor))
+
+
+def intake_business_date() -> date:
+    """The business date (kept by servicing, a later stage: reached through `settings.LOANOPS_BUSINESS_DATE`,
+    a dotted path, so intake does not import it)."""
+    return import_string(settings.LOANOPS_BUSINESS_DATE)()
+
+
+OPEN_APPLICATION_STATUSES = PRE_DISBURSEMENT
+
+
+def open_applications_same_identity(customer: Customer, *, exclude_loan_id: int | None = None) -> QuerySet[Loan]:
+    """Open (not yet disbursed, not ended) applications of anyone with this customer's ID number (an individual)
+    or USCC (an enterprise) — the same person or company under another customer record too."""
+    if customer.kind == ApplicantType.ENTERPRISE:
+        if not customer.uscc:
+            return Loan.objects.none()
+        same = Q(customer__uscc=customer.uscc)
+    else:
+        if not customer.id_number:
+            return Loan.objects.none()
+        same = Q(customer__id_number=customer.id_number)
+    loans = Loan.objects.filter(same, status__in=OPEN_APPLICATION_STATUSES).order_by("id")
+    if exclude_loan_id is not None:
+        loans = loans.exclude(pk=exclude_loan_id)
+    return loans
 
 
 def products_active() -> QuerySet[Product]:

@@ -78,8 +78,8 @@ def test_header_and_masked_customer(client: Any, make_loan: Callable[..., Any], 
     assert loan.reference in html
     assert 'class="badge status-risk_review"' in html
     assert "张三" in html
-    assert "110105********002X" in html
-    assert "11010519491231002X" not in html
+    assert "110105********0027" in html
+    assert "110105198503150027" not in html
     assert "13800138000" not in html
     assert "138****8000" in html
     assert "50,000.00" in html
