@@ -42,6 +42,7 @@ __all__ = [
     "ScheduleRow",
     "build_schedule",
     "due_dates",
+    "equal_installment_amount",
     "summarize",
     "validate_schedule_input",
 ]
@@ -253,6 +254,20 @@ def build_schedule(
         if method == RepaymentMethod.EQUAL_PRINCIPAL:
             return _equal_principal(p, r, to_money(p / n), dates)
         return _interest_only(p, r, dates)
+
+
+def equal_installment_amount(*, principal: Decimal, annual_rate: Decimal, term_months: int) -> Decimal:
+    """The rounded 等额本息 installment ``to_money(P·r·(1+r)^n / ((1+r)^n − 1))`` (``to_money(P / n)`` at r = 0).
+
+    The same figure :func:`build_schedule` uses for every row but the last.
+    """
+    if isinstance(term_months, bool) or not isinstance(term_months, int) or term_months < 1:
+        raise ValueError("term_months must be a positive int")
+    p = to_money(principal)
+    with localcontext(_CONTEXT):
+        r = to_decimal(annual_rate) / _TWELVE
+        growth = (_ONE + r) ** term_months
+        return to_money(p * r * growth / (growth - _ONE) if growth != _ONE else p / term_months)
 
 
 # The two loops below build 360 rows per schedule thousands of times a second, so they inline _new_row

@@ -4,9 +4,11 @@ business date, reversal. Views validate input, call one service or selector, and
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -19,7 +21,7 @@ from rest_framework.views import APIView
 from applications.selectors import loan_get_for_actor
 from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, RATE_DECIMAL_PLACES, RATE_MAX_DIGITS
 from loanops.schedule import MAX_TERM_MONTHS, RepaymentMethod, build_schedule, summarize
-from servicing.models import Installment, Repayment, RepaymentChannel
+from servicing.models import Installment, PrepaymentOption, Repayment, RepaymentChannel
 from servicing.selectors import (
     loan_balances,
     loan_repayments,
@@ -28,11 +30,15 @@ from servicing.selectors import (
     repayment_get_for_actor,
     schedule_current,
     schedule_version_current,
+    settlement_certificate_get_for_actor,
 )
 from servicing.services import (
     business_date_get,
     business_date_set,
     idempotent_call,
+    loan_payoff,
+    prepayment_quote,
+    prepayment_record,
     repayment_record,
     repayment_reverse,
     request_fingerprint,
@@ -327,9 +333,7 @@ class LoanRepaymentsApi(APIView):
         },
     )
     def post(self, request: Request, loan_id: int) -> HttpResponse:
-        key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
-        if not key or len(key) > 128:
-            raise ValidationError({IDEMPOTENCY_HEADER: ["请求头 Idempotency-Key 必填，且不超过 128 个字符"]})
+        key = idempotency_key(request)
         loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -339,17 +343,36 @@ class LoanRepaymentsApi(APIView):
             body = JSONRenderer().render(RepaymentSerializer(repayment_data(repayment)).data)
             return 201, body.decode()
 
-        result = idempotent_call(
-            scope=f"repayment:{loan.pk}",
-            key=key,
-            request_hash=request_fingerprint(request.data),
-            actor=request.user,
-            call=post_once,
-        )
-        response = HttpResponse(result.body.encode(), status=result.status, content_type="application/json")
-        if result.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return idempotent_response(request, scope=f"repayment:{loan.pk}", key=key, call=post_once)
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Client-chosen unique key (≤ 128 chars). A replay returns the first response; "
+    "the same key with a different body gets 422 idempotency_key_reused.",
+)
+
+
+def idempotency_key(request: Request) -> str:
+    """The request's ``Idempotency-Key`` header (400 when missing or longer than 128 characters)."""
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if not key or len(key) > 128:
+        raise ValidationError({IDEMPOTENCY_HEADER: ["请求头 Idempotency-Key 必填，且不超过 128 个字符"]})
+    return key
+
+
+def idempotent_response(request: Request, *, scope: str, key: str, call: Any) -> HttpResponse:
+    """Run ``call`` once per (scope, key) via ``idempotent_call``; a replay gets the stored bytes."""
+    result = idempotent_call(
+        scope=scope, key=key, request_hash=request_fingerprint(request.data), actor=request.user, call=call
+    )
+    response = HttpResponse(result.body.encode(), status=result.status, content_type="application/json")
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class RepaymentReverseApi(APIView):
@@ -461,3 +484,211 @@ class BusinessDateApi(APIView):
         payload.is_valid(raise_exception=True)
         row = business_date_set(actor=request.user, new_date=payload.validated_data["date"])
         return Response(self.OutputSerializer({"date": row.date}).data)
+
+
+# --- partial prepayment ---------------------------------------------------------------------
+
+
+class PrepaymentInputSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PrepaymentInput"
+
+    amount = Money(help_text="Principal to prepay (less than the principal not yet due)")
+    option = serializers.ChoiceField(choices=PrepaymentOption.choices)
+
+
+class PrepaymentQuoteSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PrepaymentQuote"
+
+    loan_id = serializers.IntegerField()
+    on = serializers.DateField()
+    option = serializers.CharField()
+    principal = Money()
+    interest = Money()
+    interest_days = serializers.IntegerField()
+    fee = Money()
+    total = Money()
+    remaining_principal = Money()
+    old_installment = Money(allow_null=True)
+    new_installment = Money(allow_null=True)
+    old_periods = serializers.IntegerField()
+    new_periods = serializers.IntegerField()
+    interest_saved = Money()
+    rows = ScheduleRowSerializer(many=True)
+
+
+def prepayment_quote_data(loan_id: int, plan: Any) -> dict[str, Any]:
+    start = plan.tail.kept_periods
+    rows = [dataclasses.replace(row, period=start + index) for index, row in enumerate(plan.rows, start=1)]
+    return {
+        "loan_id": loan_id,
+        "on": plan.on,
+        "option": plan.option,
+        "principal": plan.principal,
+        "interest": plan.interest,
+        "interest_days": plan.interest_days,
+        "fee": plan.fee,
+        "total": plan.total,
+        "remaining_principal": plan.remaining_principal,
+        "old_installment": plan.old_installment,
+        "new_installment": plan.new_installment,
+        "old_periods": plan.old_periods,
+        "new_periods": plan.new_periods,
+        "interest_saved": plan.interest_saved,
+        "rows": rows,
+    }
+
+
+class PrepaymentSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Prepayment"
+
+    id = serializers.IntegerField()
+    loan_id = serializers.IntegerField()
+    option = serializers.CharField()
+    effective_on = serializers.DateField()
+    principal = Money()
+    interest = Money()
+    fee = Money()
+    total = Money(source="repayment.amount")
+    repayment_id = serializers.IntegerField()
+    schedule_version = serializers.IntegerField(source="new_version.version")
+
+
+class LoanPrepaymentQuoteApi(APIView):
+    """Preview a partial prepayment on the business date: what to pay and the new schedule (nothing stored)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_prepayment_quote",
+        parameters=[
+            OpenApiParameter("amount", str, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter("option", str, OpenApiParameter.QUERY, required=True, enum=PrepaymentOption.values),
+        ],
+        responses={
+            200: PrepaymentQuoteSerializer,
+            409: OpenApiResponse(description="loan_not_active"),
+            422: OpenApiResponse(description="arrears_outstanding, prepayment_is_payoff, option_not_applicable"),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, loan_id: int) -> Response:
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        params = PrepaymentInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        plan = prepayment_quote(actor=request.user, loan_id=loan.pk, **params.validated_data)
+        return Response(PrepaymentQuoteSerializer(prepayment_quote_data(loan.pk, plan)).data)
+
+
+class LoanPrepaymentsApi(APIView):
+    """Book a partial prepayment (idempotent by ``Idempotency-Key``) or list the loan's prepayments."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(PrepaymentInputSerializer):
+        class Meta:
+            ref_name = "LoanPrepaymentsInput"
+
+        channel = serializers.ChoiceField(choices=RepaymentChannel.choices, default=RepaymentChannel.BANK_TRANSFER)
+        reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=[TAG], operation_id="loan_prepayments_list", responses={200: PrepaymentSerializer(many=True), **ERRORS}
+    )
+    def get(self, request: Request, loan_id: int) -> Response:
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        rows = loan.prepayments.select_related("repayment", "new_version").order_by("id")
+        return Response(PrepaymentSerializer(rows, many=True).data)
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_prepayments_create",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: PrepaymentSerializer,
+            409: OpenApiResponse(description="loan_not_active"),
+            422: OpenApiResponse(
+                description="arrears_outstanding, prepayment_is_payoff, option_not_applicable, idempotency_key_reused"
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, loan_id: int) -> HttpResponse:
+        key = idempotency_key(request)
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def post_once() -> tuple[int, str]:
+            prepayment = prepayment_record(actor=request.user, loan_id=loan.pk, **payload.validated_data)
+            return 201, JSONRenderer().render(PrepaymentSerializer(prepayment).data).decode()
+
+        return idempotent_response(request, scope=f"prepayment:{loan.pk}", key=key, call=post_once)
+
+
+# --- payoff and settlement certificate -------------------------------------------------------
+
+
+class LoanPayoffApi(APIView):
+    """Pay off the loan on the business date (idempotent by ``Idempotency-Key``): at least the payoff quote's
+    total; the loan is settled and the settlement certificate issued. A surplus is held as overpayment."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoanPayoffInput"
+
+        amount = Money()
+        channel = serializers.ChoiceField(choices=RepaymentChannel.choices)
+        reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_payoff",
+        request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: RepaymentSerializer,
+            409: OpenApiResponse(description="loan_not_repayable"),
+            422: OpenApiResponse(description="payoff_amount_short, overpayment_held, idempotency_key_reused"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, loan_id: int) -> HttpResponse:
+        key = idempotency_key(request)
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def post_once() -> tuple[int, str]:
+            repayment = loan_payoff(actor=request.user, loan_id=loan.pk, **payload.validated_data)
+            repayment.loan.refresh_from_db(fields=["status"])
+            return 201, JSONRenderer().render(RepaymentSerializer(repayment_data(repayment)).data).decode()
+
+        return idempotent_response(request, scope=f"payoff:{loan.pk}", key=key, call=post_once)
+
+
+class LoanSettlementCertificateApi(APIView):
+    """The settlement certificate (结清证明) PDF of a settled loan (404 before settlement or if not yours)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_settlement_certificate",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def get(self, request: Request, loan_id: int) -> FileResponse:
+        certificate = settlement_certificate_get_for_actor(actor=request.user, loan_id=loan_id)
+        try:
+            handle = certificate.file.open("rb")
+        except (FileNotFoundError, ValueError) as exc:
+            raise Http404("结清证明文件不存在") from exc
+        return FileResponse(
+            handle, content_type="application/pdf", as_attachment=True, filename=f"{certificate.number}.pdf"
+        )

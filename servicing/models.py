@@ -273,3 +273,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
+
+
+from servicing.settlement_models import Prepayment, PrepaymentOption, SettlementCertificate  # noqa: E402,F401

@@ -32,7 +32,9 @@ from servicing.models import (
     JournalLine,
     Repayment,
     ScheduleVersion,
+    SettlementCertificate,
 )
+from servicing.payoff import payoff_plan
 
 __all__ = [
     "LedgerProblem",
@@ -44,10 +46,10 @@ __all__ = [
     "repayment_get_for_actor",
     "schedule_current",
     "schedule_version_current",
+    "settlement_certificate_get_for_actor",
     "trial_balance",
 ]
 
-_DAYS_PER_YEAR = Decimal(360)
 _TOLERANCE = Decimal("0.005")  # below a cent: absorbs SQLite's float arithmetic in SUM()
 
 
@@ -123,6 +125,11 @@ def repayment_get_for_actor(*, actor: Any, repayment_id: int) -> Repayment:
     )
 
 
+def settlement_certificate_get_for_actor(*, actor: Any, loan_id: int) -> SettlementCertificate:
+    """The certificate of a loan visible to the actor; ``DoesNotExist`` (→ 404) otherwise or before settlement."""
+    return SettlementCertificate.objects.select_related("loan").get(loan_id=loan_id, loan__in=loans_visible_to(actor))
+
+
 def trial_balance() -> dict[str, Decimal]:
     """Net balance (debit − credit) per account over the whole journal."""
     rows = JournalLine.objects.order_by().values("account").annotate(debit=Sum("debit"), credit=Sum("credit"))
@@ -142,6 +149,8 @@ def payoff_quote(*, loan: Loan, on: date) -> dict[str, Any]:
       date) to ``on``, capped at that installment's scheduled interest, less interest already paid on it;
     * ``penalty`` and ``fees``: posted and unpaid; ``prepayment_fee``: product rate × principal not yet due;
     * ``overpayment``: credit held for the borrower, deducted from the total.
+
+    Paying it with ``loan_payoff`` settles the loan (interest not accrued yet is not owed).
     """
     if loan.status not in SERVICING_STATUSES:
         raise DomainError(
@@ -149,35 +158,10 @@ def payoff_quote(*, loan: Loan, on: date) -> dict[str, Any]:
         )
     if loan.disbursed_on is not None and on < loan.disbursed_on:
         raise InputError("日期有误", fields={"on": [f"试算日期不能早于放款日 {loan.disbursed_on.isoformat()}"]})
-    installments = schedule_current(loan)
-    principal = sum((i.principal_due - i.principal_paid for i in installments), ZERO)
-    not_yet_due = [i for i in installments if i.due_date > on]
-    principal_not_due = sum((i.principal_due - i.principal_paid for i in not_yet_due), ZERO)
-    interest_due = sum((i.interest_due - i.interest_paid for i in installments if i.due_date <= on), ZERO)
-    penalty = sum((i.penalty_due - i.penalty_paid for i in installments), ZERO)
-    fees = sum((i.fee_due - i.fee_paid for i in installments), ZERO)
-    accrued = ZERO
-    if not_yet_due:
-        current = not_yet_due[0]
-        earlier = [i.due_date for i in installments if i.due_date < current.due_date]
-        start = max(earlier) if earlier else (loan.disbursed_on or on)
-        days = max((on - start).days, 0)
-        rate = loan.annual_rate or ZERO
-        exact = principal_not_due * rate * days / _DAYS_PER_YEAR
-        accrued = max(min(to_money(exact), current.interest_due) - current.interest_paid, ZERO)
-    prepayment_fee = to_money(principal_not_due * (loan.product.prepayment_fee_rate or ZERO))
-    overpayment = loan_balances(loan)["overpayment"]
-    items = {
-        "principal": principal,
-        "interest_due": interest_due,
-        "interest_accrued": accrued,
-        "penalty": penalty,
-        "fees": fees,
-        "prepayment_fee": prepayment_fee,
-        "overpayment": overpayment,
-    }
-    total = principal + interest_due + accrued + penalty + fees + prepayment_fee - overpayment
-    return {"loan_id": loan.pk, "on": on, "items": items, "total": max(total, ZERO)}
+    plan = payoff_plan(
+        loan=loan, installments=schedule_current(loan), on=on, overpayment=loan_balances(loan)["overpayment"]
+    )
+    return {"loan_id": loan.pk, "on": on, "items": plan.items, "total": plan.total}
 
 
 # --- ledger check --------------------------------------------------------------------------

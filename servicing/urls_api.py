@@ -10,6 +10,14 @@ urlpatterns: list[URLPattern] = [
     path("loans/<int:loan_id>/transactions/", api.LoanTransactionsApi.as_view(), name="loan-transactions"),
     path("loans/<int:loan_id>/repayments/", api.LoanRepaymentsApi.as_view(), name="loan-repayments"),
     path("loans/<int:loan_id>/payoff-quote/", api.LoanPayoffQuoteApi.as_view(), name="loan-payoff-quote"),
+    path("loans/<int:loan_id>/prepayments/", api.LoanPrepaymentsApi.as_view(), name="loan-prepayments"),
+    path("loans/<int:loan_id>/prepayment-quote/", api.LoanPrepaymentQuoteApi.as_view(), name="loan-prepayment-quote"),
+    path("loans/<int:loan_id>/payoff/", api.LoanPayoffApi.as_view(), name="loan-payoff"),
+    path(
+        "loans/<int:loan_id>/settlement-certificate/",
+        api.LoanSettlementCertificateApi.as_view(),
+        name="loan-settlement-certificate",
+    ),
     path("business-date/", api.BusinessDateApi.as_view(), name="business-date"),
     path("repayments/<int:repayment_id>/reverse/", api.RepaymentReverseApi.as_view(), name="repayment-reverse"),
 ]

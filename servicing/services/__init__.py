@@ -32,6 +32,8 @@ from servicing.services.business_date import business_date_get, business_date_se
 from servicing.services.closing import loan_archive, loan_settle
 from servicing.services.disbursement import loan_disburse
 from servicing.services.idempotency import StoredResponse, idempotent_call, request_fingerprint
+from servicing.services.payoff import loan_payoff
+from servicing.services.prepayments import prepayment_quote, prepayment_record
 from servicing.services.repayments import repayment_record, repayment_reverse
 from servicing.services.schedules import schedule_replace, schedule_tail, tail_rows
 
@@ -43,8 +45,11 @@ __all__ = [
     "installments_fall_due",
     "loan_archive",
     "loan_disburse",
+    "loan_payoff",
     "loan_settle",
     "penalties_accrue",
+    "prepayment_quote",
+    "prepayment_record",
     "repayment_record",
     "repayment_reverse",
     "request_fingerprint",

@@ -1,4 +1,4 @@
-"""Settlement (结清) and archiving (归档) of a loan."""
+"""Settlement (结清) and archiving (归档) of a loan; settling issues the settlement certificate (结清证明)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from loanops.exceptions import DomainError
 from loanops.money import ZERO
 from servicing.models import Installment
 from servicing.services.business_date import business_date_get
+from servicing.services.certificates import certificate_issue
 from servicing.services.common import installments_for_update, system_user
 
 __all__ = ["loan_archive", "loan_settle", "settle_if_paid"]
@@ -35,6 +36,7 @@ def settle_if_paid(loan: Loan, installments: Sequence[Installment], *, actor: An
     settler = actor if actor.has_perm("applications.settle_loan") else system_user()
     loan.settled_on = on
     loan_transition(loan, "settle", actor=settler, reason=reason, extra_fields=("settled_on",), settled_on=on)
+    certificate_issue(loan=loan, actor=settler, settled_on=on)
     return True
 
 
@@ -56,6 +58,7 @@ def loan_settle(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
     paid_dates = [item.paid_on for item in installments if item.paid_on is not None]
     loan.settled_on = max(paid_dates) if paid_dates else business_date_get()
     loan_transition(loan, "settle", actor=actor, reason=reason, extra_fields=("settled_on",))
+    certificate_issue(loan=loan, actor=actor, settled_on=loan.settled_on)
     return loan
 
 

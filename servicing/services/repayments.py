@@ -51,8 +51,9 @@ from servicing.services.business_date import business_date_get
 from servicing.services.closing import settle_if_paid
 from servicing.services.common import installment_status, installments_for_update
 from servicing.services.ledger import Posting, interest_book, journal_post, mirror
+from servicing.settlement_models import Prepayment
 
-__all__ = ["repayment_record", "repayment_reverse"]
+__all__ = ["post_payment", "repayment_record", "repayment_reverse", "validate_payment"]
 
 _MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - 2) - Decimal("0.01")
 
@@ -76,7 +77,7 @@ def _outstanding(item: Installment) -> Outstanding:
     )
 
 
-def _validate(
+def validate_payment(
     *, amount: Any, paid_on: Any, channel: Any, reference: Any, today: date
 ) -> tuple[Decimal, date, str, str]:
     errors = FieldErrors()
@@ -124,7 +125,7 @@ def repayment_record(
     """
     require_perm(actor, "servicing.add_repayment")
     today = business_date_get()
-    value, paid_on, channel, reference = _validate(
+    value, paid_on, channel, reference = validate_payment(
         amount=amount, paid_on=paid_on, channel=channel, reference=reference, today=today
     )
     loan_get_for_actor(actor=actor, loan_id=loan_id)
@@ -141,6 +142,37 @@ def repayment_record(
         errors.raise_if_any()
 
     installments = installments_for_update(loan)
+    repayment = post_payment(
+        actor=actor,
+        loan=loan,
+        installments=installments,
+        value=value,
+        paid_on=paid_on,
+        channel=channel,
+        reference=reference,
+        today=today,
+    )
+    settle_if_paid(loan, installments, actor=actor, on=paid_on, reason="还款结清")
+    return repayment
+
+
+def post_payment(
+    *,
+    actor: Any,
+    loan: Any,
+    installments: list[Installment],
+    value: Decimal,
+    paid_on: date,
+    channel: str,
+    reference: str,
+    today: date,
+    action: str = "repayment.record",
+) -> Repayment:
+    """Allocate ``value`` over the locked ``installments`` and post it (the body of ``repayment_record``).
+
+    The caller has checked the input and the loan's state and locked loan and installments; it settles
+    the loan afterwards if it should. Also used by the payoff (``loan_payoff``).
+    """
     by_id = {item.pk: item for item in installments}
     allocations, surplus = allocate(
         value, [_outstanding(item) for item in installments if item.outstanding > 0], as_of=today
@@ -199,12 +231,11 @@ def repayment_record(
     RepaymentAllocation.objects.bulk_create(rows)
     audit_record(
         actor=actor,
-        action="repayment.record",
+        action=action,
         subject=loan,
         after={"repayment_id": repayment.pk, "amount": value, "paid_on": paid_on},
         data={"allocated": dict(totals), "overpayment": surplus, "channel": channel, "reference": reference},
     )
-    settle_if_paid(loan, installments, actor=actor, on=paid_on, reason="还款结清")
     return repayment
 
 
@@ -233,6 +264,12 @@ def repayment_reverse(*, actor: Any, repayment_id: int, reason: str) -> Repaymen
     repayment = Repayment.objects.select_for_update(of=("self",)).select_related("journal_entry").get(pk=repayment_id)
     if repayment.reversed_at is not None:
         raise DomainError("该笔还款已冲正", code="already_reversed")
+    if Prepayment.objects.filter(repayment=repayment).exists():
+        raise DomainError(
+            "提前还款已生成新的还款计划，不能直接冲正",
+            code="prepayment_not_reversible",
+            extra={"repayment": repayment.pk},
+        )
     if loan.status not in SERVICING_STATUSES:
         raise DomainError(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，不能冲正其还款",

@@ -58,7 +58,16 @@ from servicing.models import Installment, ScheduleVersion
 from servicing.services.business_date import business_date_get
 from servicing.services.common import installment_status, installments_for_update
 
-__all__ = ["ScheduleTail", "schedule_replace", "schedule_tail", "split_installments", "tail_rows"]
+__all__ = [
+    "ScheduleTail",
+    "copy_installment",
+    "schedule_replace",
+    "schedule_tail",
+    "split_installments",
+    "tail_from",
+    "tail_rows",
+    "version_write",
+]
 
 _COPIED_FIELDS = (
     "period",
@@ -142,7 +151,7 @@ class ScheduleTail:
         return due_dates(self.anchor, self.kept_periods + periods)[self.kept_periods :]
 
 
-def _tail_from(loan: Loan, version: ScheduleVersion, installments: Sequence[Installment], as_of: date) -> ScheduleTail:
+def tail_from(loan: Loan, version: ScheduleVersion, installments: Sequence[Installment], as_of: date) -> ScheduleTail:
     kept, tail = split_installments(installments, as_of=as_of)
     return ScheduleTail(
         version=version.version,
@@ -164,7 +173,7 @@ def schedule_tail(*, loan: Loan, as_of: date | None = None) -> ScheduleTail:
     as_of = as_of or business_date_get()
     version = ScheduleVersion.objects.get(loan=loan, is_current=True)
     installments = list(Installment.objects.filter(schedule=version).order_by("period"))
-    return _tail_from(loan, version, installments, as_of)
+    return tail_from(loan, version, installments, as_of)
 
 
 def tail_rows(
@@ -185,6 +194,52 @@ def tail_rows(
     return [dataclasses.replace(row, due_date=day) for row, day in zip(rows, dates, strict=True)]
 
 
+def copy_installment(item: Installment) -> Installment:
+    """An unsaved copy of ``item`` (amounts, paid amounts, booked flags, penalty state, status, dates)."""
+    return Installment(**{name: getattr(item, name) for name in _COPIED_FIELDS})
+
+
+def version_write(
+    *,
+    actor: Any,
+    loan: Loan,
+    old: ScheduleVersion,
+    items: Sequence[Installment],
+    reason: str,
+    principal: Decimal,
+    term_months: int,
+    first_due_date: date,
+    annual_rate: Decimal | None = None,
+    repayment_method: str | None = None,
+) -> ScheduleVersion:
+    """Supersede ``old`` and write the new current version with the unsaved ``items``.
+
+    Low level: the caller holds the loan lock, has checked ``items`` (periods unique, amounts
+    non-negative) and posts whatever the ledger needs so that it agrees with the new version.
+    """
+    now = timezone.now()
+    ScheduleVersion.objects.filter(pk=old.pk).update(
+        is_current=False, superseded_at=now, superseded_reason=reason[:200]
+    )
+    version = ScheduleVersion.objects.create(
+        loan=loan,
+        version=old.version + 1,
+        is_current=True,
+        principal=principal,
+        annual_rate=annual_rate if annual_rate is not None else old.annual_rate,
+        term_months=term_months,
+        repayment_method=repayment_method or old.repayment_method,
+        first_due_date=first_due_date,
+        reason=reason[:200],
+        created_by=actor,
+    )
+    for item in items:
+        item.schedule = version
+        item.loan = loan
+    Installment.objects.bulk_create(items)
+    return version
+
+
 @transaction.atomic
 def schedule_replace(
     *,
@@ -196,17 +251,16 @@ def schedule_replace(
     annual_rate: Decimal | None = None,
     repayment_method: str | None = None,
     roll_over_arrears: bool = False,
-    adjust: Any = None,
+    prepaid_principal: Decimal = ZERO,
 ) -> ScheduleVersion:
     """Write a new current schedule version for ``loan``: kept history + ``rows``; supersede the old one.
 
     * ``rows``: the new installments for the remaining balance (see :func:`tail_rows`); their periods
       and ``total`` are ignored (renumbered after the kept history), due dates must increase and fall
       after ``as_of`` and after the last kept due date; principal must add up to the tail's principal
-      (plus the kept arrears principal with ``roll_over_arrears``) — 422 ``schedule_principal_mismatch``.
-    * ``adjust``: optional ``callable(kept: list[Installment]) -> None`` that may change the *copies* of
-      the kept installments before they are written (the payoff uses it to cut unaccrued interest); the
-      caller posts whatever ledger entries such a change needs, in the same transaction.
+      (plus the kept arrears principal with ``roll_over_arrears``, less ``prepaid_principal``: principal
+      the caller is repaying in the same transaction, crediting principal_receivable itself) — 422
+      ``schedule_principal_mismatch``.
     * The version's ``principal``/``term_months``/``first_due_date`` describe the new rows (what they
       re-amortise); ``annual_rate`` and ``repayment_method`` default to the old version's.
 
@@ -228,14 +282,12 @@ def schedule_replace(
     installments = installments_for_update(locked)
     kept, tail = split_installments(installments, as_of=as_of)
 
-    copies = [Installment(**{name: getattr(item, name) for name in _COPIED_FIELDS}) for item in kept]
-    expected = sum((item.principal_due for item in tail), ZERO)
+    copies = [copy_installment(item) for item in kept]
+    expected = sum((item.principal_due for item in tail), ZERO) - prepaid_principal
     if roll_over_arrears:
         for copy in copies:
             expected += copy.principal_due - copy.principal_paid
             copy.principal_due = copy.principal_paid
-    if adjust is not None:
-        adjust(copies)
     for copy in copies:
         copy.status = installment_status(copy, today=as_of)
         if copy.outstanding > 0:
@@ -259,22 +311,6 @@ def schedule_replace(
             raise DomainError("还款计划不能含有负数金额", code="schedule_negative_amount")
         previous = row.due_date
 
-    now = timezone.now()
-    ScheduleVersion.objects.filter(pk=old.pk).update(
-        is_current=False, superseded_at=now, superseded_reason=reason[:200]
-    )
-    version = ScheduleVersion.objects.create(
-        loan=locked,
-        version=old.version + 1,
-        is_current=True,
-        principal=got,
-        annual_rate=annual_rate if annual_rate is not None else old.annual_rate,
-        term_months=len(rows),
-        repayment_method=repayment_method or old.repayment_method,
-        first_due_date=rows[0].due_date if rows else old.first_due_date,
-        reason=reason[:200],
-        created_by=actor,
-    )
     start = len(copies)
     new_rows = [
         Installment(
@@ -286,10 +322,18 @@ def schedule_replace(
         )
         for index, row in enumerate(rows, start=1)
     ]
-    for item in copies + new_rows:
-        item.schedule = version
-        item.loan = locked
-    Installment.objects.bulk_create(copies + new_rows)
+    version = version_write(
+        actor=actor,
+        loan=locked,
+        old=old,
+        items=copies + new_rows,
+        reason=reason,
+        principal=got,
+        term_months=len(rows),
+        first_due_date=rows[0].due_date if rows else old.first_due_date,
+        annual_rate=annual_rate,
+        repayment_method=repayment_method,
+    )
     audit_record(
         actor=actor,
         action="schedule.replace",
