@@ -12,7 +12,6 @@ from django.urls import reverse
 from applications.models import ApplicantType, Customer, Loan, LoanStatus, Product
 from applications.services import customer_create, loan_create, loan_submit, loan_withdraw
 from loanops.exceptions import DomainError, InputError
-from servicing.models import BusinessDate
 from tests.conftest import customer_data, make_customer, make_id_number, pdf_upload
 
 pytestmark = pytest.mark.django_db
@@ -31,8 +30,22 @@ def _apply(actor: Any, customer: Customer, product: Product, **overrides: Any) -
     return loan_create(actor=actor, customer_id=customer.pk, product_id=product.pk, **data)
 
 
-def _business_date(day: date) -> None:
-    BusinessDate.objects.update_or_create(pk=1, defaults={"date": day})
+_BUSINESS_DAY: dict[str, date] = {}
+
+
+def fixed_business_date() -> date:
+    """Stands in for servicing's business date (settings.LOANOPS_BUSINESS_DATE) in these tests."""
+    return _BUSINESS_DAY["day"]
+
+
+@pytest.fixture
+def business_day(settings: Any) -> Any:
+    settings.LOANOPS_BUSINESS_DATE = f"{__name__}.fixed_business_date"
+
+    def set_day(day: date) -> None:
+        _BUSINESS_DAY["day"] = day
+
+    return set_day
 
 
 # --- customer records ----------------------------------------------------------------------
@@ -102,7 +115,7 @@ def test_api_takes_registered_capital(api_client_for: Any, ops_user: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    ("business_day", "allowed"),
+    ("day", "allowed"),
     [
         (date(2024, 5, 19), False),  # the day before the 18th birthday
         (date(2024, 5, 20), True),  # 18 today
@@ -111,12 +124,12 @@ def test_api_takes_registered_capital(api_client_for: Any, ops_user: Any) -> Non
     ],
 )
 def test_age_on_the_business_date_within_the_product_range(
-    product: Product, ops_user: Any, business_day: date, allowed: bool
+    product: Product, ops_user: Any, business_day: Any, day: date, allowed: bool
 ) -> None:
     product.min_age, product.max_age = 18, 65
     product.save(update_fields=["min_age", "max_age"])
     customer = make_customer(id_number=make_id_number(birth="20060520"))
-    _business_date(business_day)
+    business_day(day)
     if allowed:
         assert _apply(ops_user, customer, product).status == LoanStatus.DRAFT
     else:
@@ -126,12 +139,12 @@ def test_age_on_the_business_date_within_the_product_range(
         assert not Loan.objects.exists()
 
 
-def test_leap_day_birthday(product: Product, ops_user: Any) -> None:
+def test_leap_day_birthday(product: Product, ops_user: Any, business_day: Any) -> None:
     customer = make_customer(id_number=make_id_number(birth="20040229"))
-    _business_date(date(2022, 2, 28))  # 17 until 1 March in a common year
+    business_day(date(2022, 2, 28))  # 17 until 1 March in a common year
     with pytest.raises(InputError):
         _apply(ops_user, customer, product)
-    _business_date(date(2022, 3, 1))
+    business_day(date(2022, 3, 1))
     assert _apply(ops_user, customer, product).status == LoanStatus.DRAFT
 
 
