@@ -21,6 +21,9 @@ def _seeded_roles(request: pytest.FixtureRequest) -> None:
 
         sync_roles()
         ensure_system_user()
+    from underwriting.risk_services import ensure_risk_defaults
+
+    ensure_risk_defaults()  # the default scorecard and authority matrix (seeded after migrate; gone after a flush)
 
 
 def _is_transactional(request: pytest.FixtureRequest) -> bool:

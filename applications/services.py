@@ -19,6 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from applications.lifecycle import loan_transition, loans_for_update
 from applications.models import (
@@ -538,7 +539,10 @@ def loan_start_review(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
         if missing:
             labels = "、".join(str(DocumentType(item).label) for item in missing)
             raise DomainError(f"材料不完整，缺少：{labels}", code="documents_missing", extra={"missing": missing})
-    return loan_transition(loan, "start_review", actor=actor, reason=reason or "材料齐全，提交风控审查")
+    loan_transition(loan, "start_review", actor=actor, reason=reason or "材料齐全，提交风控审查")
+    for hook in settings.LOANOPS_REVIEW_START_HOOKS:  # e.g. the risk assessment (underwriting), same transaction
+        import_string(hook)(loan=loan, actor=actor)
+    return loan
 
 
 @transaction.atomic

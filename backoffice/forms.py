@@ -90,6 +90,10 @@ class RequestSupplementForm(forms.Form):
 
 class ApproveForm(forms.Form):
     approved_amount = _money_field(_("批准金额（元）"))
+    conditions = forms.CharField(
+        label=_("放款条件"), max_length=2000, required=False, widget=_textarea(2),
+        help_text=_("如：放款前提供房产抵押登记证明；无条件可留空"),
+    )  # fmt: skip
     note = forms.CharField(label=_("审查意见"), max_length=2000, widget=_textarea(4))
 
 

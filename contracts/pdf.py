@@ -9,20 +9,16 @@ the contract exactly. Only ``generated_on`` (printed as the contract date) chang
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
-from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -38,14 +34,12 @@ from applications.models import ApplicantType, Loan
 from compliance.pii import mask_id_number, mask_phone
 from contracts.numerals import amount_in_chinese_capitals
 from loanops.money import ZERO, format_money, format_rate_percent, to_decimal
+from loanops.pdf import escape, register_cjk_font
 from loanops.schedule import ScheduleRow
 from loanops.types import RepaymentMethod
 
-FONT_NAME: Final = "WQYZenHei"
 LENDER_NAME: Final = "LoanOps 示范贷款机构"
 LENDER_ADDRESS: Final = "北京市朝阳区示范路 1 号"
-
-_font_lock = threading.Lock()
 
 _INK: Final = colors.HexColor("#1f2933")
 _MUTED: Final = colors.HexColor("#52606d")
@@ -56,24 +50,7 @@ _ZEBRA: Final = colors.HexColor("#fafbfc")
 _ACCENT: Final = "#0b4f8a"  # article headings
 
 
-def register_cjk_font() -> str:
-    """Register the embedded CJK TrueType font once per process; returns its reportlab name."""
-    with _font_lock:
-        if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(FONT_NAME, settings.LOANOPS_CJK_FONT, subfontIndex=0))
-            # One face only: map bold/italic to it so <b> in a paragraph never falls back to Helvetica.
-            pdfmetrics.registerFontFamily(
-                FONT_NAME, normal=FONT_NAME, bold=FONT_NAME, italic=FONT_NAME, boldItalic=FONT_NAME
-            )
-    return FONT_NAME
-
-
 # --- small formatting helpers ---------------------------------------------------------------------
-
-
-def escape(text: str) -> str:
-    """Escape user text for a reportlab Paragraph (which parses a small XML-like markup)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _date_cn(day: date) -> str:

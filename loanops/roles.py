@@ -12,6 +12,7 @@ PRODUCT = "product"
 RISK = "risk"
 OPS = "ops"
 SERVICE = "service"
+COLLECTOR = "collector"
 CUSTOMER = "customer"
 SYSTEM = "system"
 
@@ -21,17 +22,43 @@ ROLE_LABELS: dict[str, str] = {
     RISK: "风控经理",
     OPS: "运营专员",
     SERVICE: "客服专员",
+    COLLECTOR: "催收专员",
     CUSTOMER: "借款人",
     SYSTEM: "系统批处理",
 }
 
-STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE)
+STAFF_ROLES = (MANAGER, PRODUCT, RISK, OPS, SERVICE, COLLECTOR)
 
 _VIEW = [
     "applications.view_loan",
     "applications.view_customer",
     "applications.view_loandocument",
     "applications.view_product",
+]
+
+#: risk review: the credit-report summary, assessments, scorecards and the authority matrix (risk and manager)
+_RISK_REVIEW = [
+    "underwriting.view_creditreportsummary",
+    "underwriting.add_creditreportsummary",
+    "underwriting.change_creditreportsummary",
+    "underwriting.view_riskassessment",
+    "underwriting.add_riskassessment",
+    "underwriting.view_scorecard",
+    "underwriting.view_approvalauthority",
+]
+
+# Collections: who works cases (their own, "我的案件"), who sees all of them and assigns or escalates.
+_COLLECTIONS_WORK = [
+    "collections.view_collectioncase",
+    "collections.add_contactattempt",
+    "collections.add_promisetopay",
+    "collections.add_namedcontact",
+    "collections.add_contactconsent",
+]
+_COLLECTIONS_MANAGE = [
+    *_COLLECTIONS_WORK,
+    "collections.view_all_collectioncases",
+    "collections.assign_collectioncase",
 ]
 
 # Risk and the department manager keep the blacklist and may see personal data unmasked (audited).
@@ -52,6 +79,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.submit_loan",
         "applications.request_supplement_loan",
         "applications.start_review_loan",
+        "underwriting.view_creditreportsummary",
+        "underwriting.add_creditreportsummary",
+        "underwriting.change_creditreportsummary",
         "applications.make_offer_loan",
         "applications.accept_offer_loan",
         "applications.prepare_disbursement_loan",
@@ -59,6 +89,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.settle_loan",
         "applications.archive_loan",
         "servicing.add_repayment",
+        "collections.add_namedcontact",
     ],
     RISK: [
         *_VIEW,
@@ -66,6 +97,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        *_RISK_REVIEW,
+        "underwriting.add_scorecard",
+        "underwriting.activate_scorecard",
+        *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],
     PRODUCT: [
@@ -75,11 +110,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SERVICE: [
         *_VIEW,
+        *_COLLECTIONS_WORK,
+    ],
+    COLLECTOR: [
+        *_VIEW,
+        *_COLLECTIONS_WORK,
     ],
     MANAGER: [
         *_VIEW,
         "applications.approve_loan",
         "applications.reject_loan",
+        *_RISK_REVIEW,
+        "underwriting.approve_second_level",
+        "underwriting.change_approvalauthority",
         "applications.disburse_loan",
         "applications.write_off_loan",
         "applications.withdraw_loan",
@@ -87,6 +130,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        *_COLLECTIONS_MANAGE,
         *_BLACKLIST_PII,
     ],
     CUSTOMER: [
@@ -127,6 +171,8 @@ def sync_roles(apps: Any = None, schema_editor: Any = None) -> None:
             app_label, codename = code.split(".", 1)
             perm = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if perm is None:
+                if apps is not None:  # the seed migration runs before later apps' models exist; post_migrate re-syncs
+                    continue
                 raise LookupError(f"permission {code} does not exist (role {role})")
             wanted.append(perm)
         group.permissions.set(wanted)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("servicing.urls_api")),
     path("", include("servicing.urls_api_transitions")),
     path("", include("reporting.urls_api")),
+    path("", include("loan_collections.urls_api_cases")),
 ]

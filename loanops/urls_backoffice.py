@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("backoffice.urls")),
     path("", include("reporting.urls_backoffice")),
     path("", include("underwriting.urls_backoffice")),
+    path("", include("loan_collections.urls_backoffice")),
 ]

@@ -165,6 +165,9 @@ class LoanApproveApi(LoanTransitionApi):
     class InputSerializer(serializers.Serializer):
         approved_amount = _money(required=False, allow_null=True, default=None, help_text="省略时为申请金额")
         note = serializers.CharField(max_length=2000, allow_blank=True, help_text="审查意见（记入阶段记录）")
+        conditions = serializers.CharField(
+            max_length=2000, required=False, allow_blank=True, default="", help_text="放款条件（可空）"
+        )
 
 
 class LoanRejectApi(LoanTransitionApi):

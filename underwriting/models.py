@@ -47,3 +47,6 @@ class RiskReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.loan}"
+
+
+from underwriting.assessment import *  # noqa: E402, F403  (risk assessment models; registered here)

@@ -37,7 +37,8 @@ from loanops.money import to_decimal, to_money, to_rate
 from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule
 from loanops.types import RepaymentMethod
-from underwriting.models import RiskReview
+from underwriting.models import ApprovalStep, CreditReportSummary, RiskAssessment, RiskReview
+from underwriting.risk_services import assess, authority_rule
 from underwriting.selectors import REJECT_REASONS, add_months, first_due_date_window, loan_approved_amount
 
 DEFAULT_RATE_CAP: Final = Decimal("0.24")
@@ -145,9 +146,23 @@ def _parse_date(errors: FieldErrors, field: str, value: Any) -> date | None:
 
 
 @transaction.atomic
-def loan_approve(*, actor: Any, loan_id: int, approved_amount: Decimal | str | None, note: str) -> RiskReview:
-    """risk_review → approved. `approved_amount` defaults to the requested amount; it may be lower, never
-    higher, and must stay within the product's amount range."""
+def loan_approve(
+    *,
+    actor: Any,
+    loan_id: int,
+    approved_amount: Decimal | str | None,
+    note: str,
+    conditions: str = "",
+) -> RiskReview | ApprovalStep:
+    """Approve a loan in `risk_review` on its current risk assessment, within the approval authority matrix.
+
+    `approved_amount` defaults to the requested amount; it may be lower, never higher, and must stay within the
+    product's amount range. Refused (422) when a knock-out rule hit, when the grade may never be approved, or
+    when the credit report changed after the assessment. When the matrix asks for two levels, the first call
+    records the level-1 approval (the loan stays in risk review, an `ApprovalStep` is returned); the second,
+    by a different person holding `underwriting.approve_second_level`, performs the `approve` transition
+    (the same person twice → 403). Returns the `RiskReview` once the loan is approved.
+    """
     loan = _lock_loan(actor=actor, loan_id=loan_id)
     require_transition(loan, "approve", actor=actor)
     errors = FieldErrors()
@@ -165,14 +180,84 @@ def loan_approve(*, actor: Any, loan_id: int, approved_amount: Decimal | str | N
                 "approved_amount", f"批准金额应在产品范围 {product.min_amount:,} 至 {product.max_amount:,} 元之间"
             )
     clean_note = _clean_text(errors, "note", note, label="审查意见")
+    clean_conditions = _clean_text(errors, "conditions", conditions, label="放款条件", required=False)
     errors.raise_if_any()
     assert amount is not None
-    loan_transition(loan, "approve", actor=actor, reason=clean_note, approved_amount=amount)
+
+    assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").first()
+    if assessment is None:  # e.g. the loan entered review while no scorecard was active
+        loaded = Loan.objects.select_related("customer", "product", "credit_report").get(pk=loan.pk)
+        assessment = assess(loaded, actor=actor, trigger=RiskAssessment.Trigger.MANUAL)
+    report = CreditReportSummary.objects.filter(loan=loan).only("updated_at").first()
+    if report is not None and report.updated_at > assessment.created_at:
+        raise DomainError(
+            "征信摘要在最近一次评估之后有修改，请先重新运行评估", code="assessment_stale",
+            extra={"assessment_id": assessment.pk},
+        )  # fmt: skip
+    if assessment.knocked_out:
+        hits = [r for r in assessment.rule_results if r["hit"] and r["kind"] == "knockout"]
+        raise DomainError(
+            "命中拒绝规则，不能审批通过：" + "；".join(r["message"] for r in hits),
+            code="knockout",
+            extra={"reason_codes": [r["code"] for r in hits], "assessment_id": assessment.pk},
+        )
+    rule = authority_rule(grade=assessment.grade, amount=amount)
+    if rule is None or rule.levels == 0:
+        raise DomainError(
+            f"风险等级 {assessment.grade} 级、金额 {amount:,} 元不在任何审批权限之内，不能审批通过",
+            code="outside_authority",
+            extra={"grade": assessment.grade, "amount": str(amount)},
+        )
+    levels = rule.levels
+    steps = list(ApprovalStep.objects.filter(assessment=assessment).order_by("level"))
+    if levels == 2 and not steps:
+        step = ApprovalStep.objects.create(
+            loan=loan, assessment=assessment, level=1, levels_required=2, approved_amount=amount,
+            conditions=clean_conditions, note=clean_note, approver=actor,
+        )  # fmt: skip
+        audit_record(
+            actor=actor,
+            action="loan.approve_level_1",
+            subject=loan,
+            reason=clean_note,
+            data={"approved_amount": amount, "grade": assessment.grade, "assessment_id": assessment.pk,
+                  "conditions": clean_conditions, "levels_required": 2},
+        )  # fmt: skip
+        return step
+    if levels == 2:
+        first = steps[0]
+        if first.approver_id == actor.pk:
+            raise PermissionDenied("四眼原则：第二级审批须由另一位有权限的同事完成，不能与第一级审批人相同")
+        if not actor.has_perm("underwriting.approve_second_level"):
+            raise PermissionDenied("该笔贷款须由部门经理进行第二级审批，您没有第二级审批权限")
+        if amount > first.approved_amount:
+            raise InputError(
+                "第二级批准金额不能超过第一级批准金额",
+                fields={"approved_amount": [f"不能超过第一级批准金额 {first.approved_amount:,} 元"]},
+            )
+        clean_conditions = clean_conditions or first.conditions
+    ApprovalStep.objects.create(
+        loan=loan, assessment=assessment, level=levels, levels_required=levels, approved_amount=amount,
+        conditions=clean_conditions, note=clean_note, approver=actor,
+    )  # fmt: skip
+    loan_transition(
+        loan,
+        "approve",
+        actor=actor,
+        reason=clean_note,
+        approved_amount=amount,
+        conditions=clean_conditions,
+        grade=assessment.grade,
+        score=assessment.score,
+        levels=levels,
+    )
     return RiskReview.objects.create(
         loan=loan,
         outcome=RiskReview.Outcome.APPROVE,
         approved_amount=amount,
         note=clean_note,
+        score=assessment.score,
+        grade=assessment.grade,
         reviewer=actor,
     )
 
@@ -194,8 +279,15 @@ def loan_reject(*, actor: Any, loan_id: int, reason_codes: list[str], note: str)
     clean_note = _clean_text(errors, "note", note, label="审查意见")
     errors.raise_if_any()
     loan_transition(loan, "reject", actor=actor, reason=clean_note, reason_codes=codes)
+    assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").only("score", "grade").first()
     return RiskReview.objects.create(
-        loan=loan, outcome=RiskReview.Outcome.REJECT, reason_codes=codes, note=clean_note, reviewer=actor
+        loan=loan,
+        outcome=RiskReview.Outcome.REJECT,
+        reason_codes=codes,
+        note=clean_note,
+        score=assessment.score if assessment else None,
+        grade=assessment.grade if assessment else "",
+        reviewer=actor,
     )
 
 

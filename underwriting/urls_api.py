@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from underwriting import api
+from underwriting import api, risk_api
 
 urlpatterns: list[URLPattern] = [
     path("products/", api.ProductListCreateApi.as_view(), name="product-list"),
@@ -10,4 +10,6 @@ urlpatterns: list[URLPattern] = [
     api.LoanApproveApi.urlpattern(),
     api.LoanRejectApi.urlpattern(),
     api.LoanMakeOfferApi.urlpattern(),
+    path("loans/<int:loan_id>/credit-report/", risk_api.CreditReportApi.as_view(), name="loan-credit-report"),
+    path("loans/<int:loan_id>/assessments/", risk_api.LoanAssessmentsApi.as_view(), name="loan-assessments"),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from underwriting import views
+from underwriting import risk_views, views
 
 urlpatterns = [
     path("calculator/", views.CalculatorView.as_view(), name="calculator"),
@@ -10,4 +10,19 @@ urlpatterns = [
     path("products/new/", views.ProductCreateView.as_view(), name="product-create"),
     path("products/<int:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
     path("products/<int:pk>/edit/", views.ProductEditView.as_view(), name="product-edit"),
+    # risk assessment
+    path("loans/<int:pk>/credit-report/", risk_views.CreditReportView.as_view(), name="loan-credit-report"),
+    path("loans/<int:pk>/assessment/", risk_views.LoanAssessmentView.as_view(), name="loan-assessment"),
+    path("loans/<int:pk>/assessment/run/", risk_views.AssessmentRunView.as_view(), name="loan-assessment-run"),
+    path("assessments/<int:pk>/", risk_views.AssessmentDetailView.as_view(), name="assessment-detail"),
+    path("assessments/<int:pk>/pdf/", risk_views.AssessmentPdfView.as_view(), name="assessment-pdf"),
+    path("assessments/<int:pk>/notes/", risk_views.AssessmentNotesView.as_view(), name="assessment-notes"),
+    path("risk/scorecards/", risk_views.ScorecardListView.as_view(), name="scorecard-list"),
+    path("risk/scorecards/<int:pk>/", risk_views.ScorecardDetailView.as_view(), name="scorecard-detail"),
+    path(
+        "risk/scorecards/<int:pk>/new-version/",
+        risk_views.ScorecardNewVersionView.as_view(),
+        name="scorecard-new-version",
+    ),
+    path("risk/scorecards/<int:pk>/activate/", risk_views.ScorecardActivateView.as_view(), name="scorecard-activate"),
 ]

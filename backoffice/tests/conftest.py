@@ -85,7 +85,7 @@ def customer(db: Any) -> Customer:
     return Customer.objects.create(
         kind="individual",
         name="张三",
-        id_number="110105198503150027",
+        id_number="110105199003070025",  # born 1990: inside the products' age range
         phone="13800138000",
         industry="F",
         annual_income=Decimal("240000.00"),

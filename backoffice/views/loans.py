@@ -48,6 +48,7 @@ from backoffice.views.transitions import loan_actions
 from compliance.pii import mask_id_number, mask_phone
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
+from underwriting.stage_clocks import attach_stage_clocks, sla_hours
 
 S = LoanStatus
 
@@ -102,6 +103,7 @@ class QueueView(StaffPermissionMixin, TemplateView):
         groups = []
         for status in statuses:
             loans = list(queue.filter(status=status)[:QUEUE_ROWS_PER_STATUS]) if counts.get(status) else []
+            clocks = attach_stage_clocks(loans)  # time in stage vs. LOANOPS_STAGE_SLA_HOURS (no queries)
             groups.append(
                 {
                     "status": status,
@@ -109,6 +111,8 @@ class QueueView(StaffPermissionMixin, TemplateView):
                     "hint": QUEUE_HINTS.get(status, ""),
                     "count": counts.get(status, 0),
                     "loans": loans,
+                    "sla_hours": sla_hours(status),
+                    "late": len([clock for clock in clocks if clock.is_late]),
                 }
             )
         context.update(

@@ -229,7 +229,41 @@ class LoanApproveView(LoanTransitionView):
     success_message = _("已审批通过")
 
     def get_initial(self) -> dict[str, Any]:
+        from underwriting.risk_selectors import pending_second_level
+
+        pending = pending_second_level(self.loan)
+        if pending is not None:
+            return {"approved_amount": pending.approved_amount, "conditions": pending.conditions}
         return {"approved_amount": self.loan.requested_amount}
+
+    def get_extra_context(self) -> dict[str, Any]:
+        from underwriting.risk_selectors import loan_latest_assessment, pending_second_level
+
+        assessment = loan_latest_assessment(self.loan)
+        pending = pending_second_level(self.loan)
+        context: dict[str, Any] = {"assessment": assessment, "pending_approval": pending}
+        if assessment is not None:
+            context["intro_extra"] = _("当前评估：%(score)s 分，%(grade)s 级%(ko)s") % {
+                "score": assessment.score,
+                "grade": assessment.grade,
+                "ko": _("，命中拒绝规则（不能审批通过）") if assessment.knocked_out else "",
+            }
+        if pending is not None:
+            context["notice_message"] = _(
+                "已由 %(who)s 完成第一级审批（%(amount)s 元），本次为第二级审批，须由另一位部门经理完成。"
+            ) % {"who": pending.approver.get_username(), "amount": pending.approved_amount}
+        return context
+
+    def get_success_message(self, result: Any) -> str:
+        from underwriting.models import ApprovalStep
+
+        if isinstance(result, ApprovalStep):
+            return str(_("已完成第一级审批；该笔贷款还须部门经理进行第二级审批"))
+        return str(self.success_message)
+
+    def on_permission_denied(self, form: forms.Form, exc: PermissionDenied) -> HttpResponse:
+        form.add_error(None, str(exc))
+        return self.render_form(form, status=403)
 
     def perform(self, form: forms.Form) -> Any:
         from underwriting import services as underwriting_services
@@ -239,6 +273,7 @@ class LoanApproveView(LoanTransitionView):
             loan_id=self.loan.pk,
             approved_amount=form.cleaned_data["approved_amount"],
             note=form.cleaned_data["note"],
+            conditions=form.cleaned_data["conditions"],
         )
 
 
@@ -253,6 +288,11 @@ class LoanRejectView(LoanTransitionView):
         from underwriting.selectors import REJECT_REASONS
 
         return {"reasons": REJECT_REASONS}
+
+    def get_initial(self) -> dict[str, Any]:
+        from underwriting.risk_selectors import loan_latest_assessment, suggested_reject_reasons
+
+        return {"reason_codes": suggested_reject_reasons(loan_latest_assessment(self.loan))}
 
     def perform(self, form: forms.Form) -> Any:
         from underwriting import services as underwriting_services

@@ -142,7 +142,30 @@ LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype
 LOANOPS_SYSTEM_USERNAME = "system"
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
-LOANOPS_COB_STEPS: list[str] = []
+LOANOPS_COB_STEPS: list[str] = [
+    "loan_collections.steps.collections",
+]
+# Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection
+# and the 2026 banking-association guideline, always applied in Asia/Shanghai time.
+LOANOPS_COLLECTION_POLICY = {
+    "quiet_start": "22:00",  # no contact from this time ...
+    "quiet_end": "08:00",  # ... until this time, unless the debtor consented
+    "quiet_hours_channels": ["phone", "sms", "wechat", "visit"],
+    "max_effective_calls_per_debtor_per_day": 3,
+    "max_dials_per_number_per_day": 6,
+    "promise_max_days": 30,  # a promise to pay may be at most this many days after the business date
+}
+# Case level per bucket, and the role responsible for each level (M3+: "legal" or "outsourced").
+LOANOPS_COLLECTION_LEVELS = {
+    "buckets": {"M1": "reminder", "M2": "collector", "M3": "field_visit", "M3+": "legal"},
+    "roles": {
+        "reminder": "service",
+        "collector": "collector",
+        "field_visit": "collector",
+        "legal": "risk",
+        "outsourced": "collector",
+    },
+}
 # Personal data at rest (compliance.pii): Fernet keys, comma-separated, the first is current (encrypts), the
 # others only decrypt (rotation: prepend a new key, run `manage.py rotate_pii_keys`, then drop the old one);
 # a separate secret keys the HMAC-SHA256 lookup hashes. Dev/test derive defaults from SECRET_KEY; prod
@@ -165,6 +188,25 @@ def derive_dev_key(secret: str, purpose: str) -> str:
     digest = hashlib.sha256(f"loanops-pii:{purpose}:{secret}".encode()).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
+
+# Risk review (underwriting): what runs as a loan enters risk review, the rule thresholds, stage SLA targets.
+LOANOPS_REVIEW_START_HOOKS: list[str] = ["underwriting.risk_services.assessment_on_review_start"]
+LOANOPS_RISK_MAX_DTI = "0.55"  # knock-out: monthly debt payments (this loan included) / monthly income above this
+LOANOPS_RISK_SERIOUS_DPD = 90  # knock-out: longest overdue in the last 24 months above this many days
+LOANOPS_RISK_REPEAT_WINDOW_DAYS = 30  # warning: other applications by the same ID number or phone in this window
+LOANOPS_RISK_REPEAT_MIN_OTHERS = 1  # ... at least this many of them
+LOANOPS_RISK_INCOME_DEVIATION = "0.3"  # warning: stated income differs from the verified one by more than this
+#: hours a loan may stay in a stage before the back-office queues flag it as past its target
+LOANOPS_STAGE_SLA_HOURS: dict[str, int] = {
+    "submitted": 24,
+    "supplement_required": 72,
+    "risk_review": 48,
+    "approved": 24,
+    "offered": 72,
+    "contract_pending": 72,
+    "contract_signed": 24,
+    "disbursement_pending": 24,
+}
 
 # --- REST framework ----------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -198,6 +240,15 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "applications.models.Industry",
         "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
         "ContractStatusEnum": "contracts.models.Contract.Status",
+        "CollectionCaseStatusEnum": "loan_collections.case_models.CaseStatus",
+        "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
+        "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
+        "ContactChannelEnum": "loan_collections.case_models.ContactChannel",
+        "RepaymentChannelEnum": "servicing.models.RepaymentChannel",
+        "ContactPartyEnum": "loan_collections.case_models.ContactParty",
+        "ContactOutcomeEnum": "loan_collections.case_models.ContactOutcome",
+        "ContactRelationEnum": "loan_collections.case_models.ContactRelation",
+        "PromiseStatusEnum": "loan_collections.case_models.PromiseStatus",
     },
 }
 

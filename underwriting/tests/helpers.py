@@ -24,8 +24,8 @@ from underwriting.selectors import add_months
 
 _seq = itertools.count(1)
 PASSWORD = "test-password-123"
-#: a valid 居民身份证 number (GB 11643 check digit X)
-ID_NUMBER = "11010519491231002X"
+#: a valid 居民身份证 number (GB 11643), born 1990-03-07 (inside the default product age range)
+ID_NUMBER = "110105199003070025"
 
 
 def make_user(username: str | None = None, *role_names: str) -> Any:

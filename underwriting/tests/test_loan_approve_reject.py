@@ -34,7 +34,8 @@ def test_approve_defaults_to_requested_amount_and_audits(review_loan: Loan, risk
     assert review.reason_codes == []
     event = AuditEvent.objects.filter(action="loan.approve", subject_id=str(review_loan.pk)).get()
     assert event.after == {"status": "approved"}
-    assert event.data == {"approved_amount": "100000.00"}
+    assert event.data["approved_amount"] == "100000.00"
+    assert event.data["levels"] == 1 and event.data["grade"] in ("A", "B", "C")
     assert event.reason == "征信良好，收入稳定"
     assert list(loan_reviews(review_loan)) == [review]
 

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 #: name → "module.callable"
 BENCHMARKS: dict[str, str] = {
     "schedule": "servicing.benchmarks.bench_schedule",
+    "intake": "underwriting.benchmarks.bench_intake",
 }
 
 

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from reportlab.pdfgen import canvas
 
 from applications import services as intake
@@ -33,6 +34,7 @@ STAFF = [
     ("risk", "风控经理", "王", "风控", roles.RISK),
     ("ops", "运营专员", "李", "运营", roles.OPS),
     ("service", "客服专员", "赵", "客服", roles.SERVICE),
+    ("collector", "催收专员", "孙", "催收", roles.COLLECTOR),
 ]
 CUSTOMER_PASSWORD = "loanops-customer"
 
@@ -42,7 +44,7 @@ CUSTOMERS = [
     ("13800000002", "王芳", "310104198807152348", "F", "180000", "上海百联商贸有限公司"),
     ("13800000003", "李娜", "440305199201013520", "P", "150000", "深圳市南山实验学校"),
     ("13800000004", "刘洋", "320106198512254317", "C", "210000", "南京鼓楼制造有限公司"),
-    ("13800000005", "陈静", "330106199406302924", "H", "120000", "杭州西湖餐饮管理有限公司"),
+    ("13800000005", "陈静", "330106199406302924", "H", "144000", "杭州西湖餐饮管理有限公司"),
     ("13800000006", "杨帆", "110108198704120034", "L", "200000", "北京海淀咨询有限公司"),
     ("13800000007", "赵敏", "310104199108230049", "G", "160000", "上海黄浦物流有限公司"),
     ("13800000008", "黄磊", "44030519830519005X", "E", "260000", "深圳南山建筑工程有限公司"),
@@ -185,6 +187,26 @@ class Command(BaseCommand):
             self._drive(customer, consumer, amount, target, ops=ops, risk=risk, manager=manager)
         self.stdout.write(self.style.SUCCESS(f"seeded {Loan.objects.count()} demo loans"))
 
+    def _credit_report(self, loan: Loan, customer: Customer, *, ops: Any) -> None:
+        """The 征信摘要 ops enter before sending the file to risk review (a clean report, income verified)."""
+        from underwriting.risk_services import credit_report_save
+
+        credit_report_save(
+            actor=ops,
+            loan_id=loan.pk,
+            data={
+                "report_date": timezone.localdate(),
+                "current_overdue_count": 0,
+                "overdue_count_24m": loan.pk % 2,
+                "max_dpd_24m": 15 if loan.pk % 2 else 0,
+                "inquiries_6m": 1 + loan.pk % 3,
+                "total_debt": Decimal("0.00"),
+                "monthly_debt_payment": Decimal("0.00"),
+                "verified_annual_income": customer.annual_income,
+                "collateral_value": Decimal("0.00"),
+            },
+        )
+
     def _drive(
         self,
         customer: Customer,
@@ -225,6 +247,7 @@ class Command(BaseCommand):
         if target == "withdrawn":
             intake.loan_withdraw(actor=user, loan_id=loan.pk, reason="客户暂不需要")
             return loan
+        self._credit_report(loan, customer, ops=ops)
         intake.loan_start_review(actor=ops, loan_id=loan.pk)
         if target == "risk_review":
             return loan
