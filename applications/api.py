@@ -70,7 +70,7 @@ from applications.services import (
     loan_submit,
     loan_withdraw,
 )
-from compliance.pii import mask_id_number
+from compliance.pii import mask_id_number, mask_phone, pii_hash
 from loanops.exceptions import InputError
 
 BUCKETS = ("M0", "M1", "M2", "M3", "M3+")
@@ -229,14 +229,22 @@ class MaskedIdNumberField(serializers.CharField):
         return mask_id_number(str(value or ""))
 
 
+class MaskedPhoneField(serializers.CharField):
+    def to_representation(self, value: Any) -> str:
+        return mask_phone(str(value or ""))
+
+
 class CustomerFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ApplicantType.choices)
     name = django_filters.CharFilter(lookup_expr="icontains")
-    phone = django_filters.CharFilter()
+    phone = django_filters.CharFilter(method="filter_phone", label="手机号（完整 11 位，按密钥哈希查找）")
 
     class Meta:
         model = Customer
-        fields = ["kind", "name", "phone"]
+        fields = ["kind", "name"]
+
+    def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return queryset.filter(phone_hash=pii_hash(value))
 
 
 class CustomerListCreateApi(GenericApi):
@@ -277,6 +285,7 @@ class CustomerListCreateApi(GenericApi):
         kind_display = serializers.CharField(source="get_kind_display", read_only=True)
         industry_display = serializers.CharField(source="get_industry_display", read_only=True)
         id_number = MaskedIdNumberField(read_only=True, help_text="脱敏显示：前 6 位 + ******** + 后 4 位")
+        phone = MaskedPhoneField(read_only=True, help_text="脱敏显示：前 3 位 + **** + 后 4 位")
         has_portal_account = serializers.SerializerMethodField()
 
         class Meta:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from compliance.fields import EncryptedTextField, PiiHashField, PiiHashSyncMixin
 from loanops.money import money_field, rate_field
 from loanops.types import RepaymentMethod
 
@@ -114,15 +115,23 @@ def default_methods() -> list[str]:
     return [RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.EQUAL_PRINCIPAL]
 
 
-class Customer(models.Model):
-    """A borrower: an individual (居民身份证) or an enterprise (统一社会信用代码)."""
+class Customer(PiiHashSyncMixin, models.Model):
+    """A borrower: an individual (居民身份证) or an enterprise (统一社会信用代码).
+
+    The ID number and phone are encrypted at rest (`EncryptedTextField`: the columns hold Fernet tokens)
+    and found through their keyed hashes: `filter(phone_hash=pii_hash(phone))`, never `filter(phone=...)`
+    (refused). The USCC is a public business identifier (printed on the licence, searchable in the national
+    enterprise credit register), so it stays in clear and searchable.
+    """
 
     kind = models.CharField(_("借款人类型"), max_length=12, choices=ApplicantType.choices)
     name = models.CharField(_("姓名/企业名称"), max_length=120)
-    id_number = models.CharField(_("身份证号"), max_length=18, blank=True, db_index=True)
+    id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
+    id_number_hash = PiiHashField(source="id_number", db_index=True)
     uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
     legal_representative = models.CharField(_("法定代表人"), max_length=60, blank=True)
-    phone = models.CharField(_("手机号"), max_length=11, unique=True)
+    phone = EncryptedTextField(_("手机号"))
+    phone_hash = PiiHashField(source="phone", unique=True)
     email = models.EmailField(_("电子邮箱"), blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     industry = models.CharField(_("行业"), max_length=1, choices=Industry.choices)

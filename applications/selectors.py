@@ -21,6 +21,7 @@ from applications.models import (
     Product,
     SupplementRequest,
 )
+from compliance.pii import pii_hash
 from loanops import roles
 
 S = LoanStatus
@@ -85,11 +86,16 @@ def open_applications_same_identity(customer: Customer, *, exclude_loan_id: int 
     else:
         if not customer.id_number:
             return Loan.objects.none()
-        same = Q(customer__id_number=customer.id_number)
+        same = Q(customer__id_number_hash=pii_hash(customer.id_number))
     loans = Loan.objects.filter(same, status__in=OPEN_APPLICATION_STATUSES).order_by("id")
     if exclude_loan_id is not None:
         loans = loans.exclude(pk=exclude_loan_id)
     return loans
+
+
+def customer_by_phone(phone: str) -> Customer | None:
+    """The customer with this (normalised) phone number, found through its keyed hash."""
+    return Customer.objects.select_related("user").filter(phone_hash=pii_hash(phone)).first()
 
 
 def products_active() -> QuerySet[Product]:

@@ -6,6 +6,7 @@ Every service is one transaction, takes keyword-only arguments and checks its ow
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,6 +46,7 @@ from applications.selectors import (
 from compliance.audit import audit_record
 from compliance.blacklist import blacklist_match
 from compliance.identity import IdentityError, age_on, clean_id_number, clean_phone, clean_uscc, id_birth_date
+from compliance.pii import pii_hash
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
@@ -74,6 +76,10 @@ class FieldErrors:
     def raise_if_any(self, message: str = "输入有误，请检查标注的字段") -> None:
         if self.fields:
             raise InputError(message, fields=self.fields)
+
+
+def portal_username() -> str:
+    return f"c-{secrets.token_hex(10)}"
 
 
 def _decimal(errors: FieldErrors, field: str, value: Any) -> Decimal | None:
@@ -179,7 +185,7 @@ def validate_customer_data(data: dict[str, Any], *, instance: Customer | None = 
     for field in ("email", "address", "employer", "legal_representative"):
         merged[field] = str(merged.get(field) or "").strip()
     if "phone" not in errors.fields:
-        clash = Customer.objects.filter(phone=merged["phone"])
+        clash = Customer.objects.filter(phone_hash=pii_hash(merged["phone"]))
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
@@ -194,7 +200,11 @@ def customer_create(*, actor: Any, data: dict[str, Any], portal_password: str | 
     clean = validate_customer_data(data)
     customer = Customer(**clean)
     if portal_password:
-        user = get_user_model().objects.create_user(username=clean["phone"], password=portal_password)
+        # Customers log in with their phone (applications.auth.PhoneBackend); the username must not repeat
+        # the phone in clear (auth_user is not encrypted), so it is random.
+        user = get_user_model().objects.create_user(
+            username=portal_username(), password=portal_password, first_name=clean["name"][:150]
+        )
         user.groups.add(Group.objects.get(name=roles.CUSTOMER))
         customer.user = user
     try:

@@ -335,7 +335,7 @@ def assessment_facts(loan: Loan, *, today: date | None = None) -> Facts:
     window = policy().repeat_window_days
     same_person = Q(customer_id=customer.pk)
     if customer.id_number:
-        same_person |= Q(customer__id_number=customer.id_number)
+        same_person |= Q(customer__id_number_hash=customer.id_number_hash)  # encrypted column: match by keyed hash
     recent = (
         Loan.objects.filter(same_person, created_at__gte=timezone.now() - timedelta(days=window))
         .exclude(pk=loan.pk)

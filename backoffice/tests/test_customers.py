@@ -13,6 +13,7 @@ from django.urls import reverse
 from applications.models import Customer, Loan, LoanDocument
 from backoffice.tests.conftest import PDF_BYTES, login
 from compliance.models import AuditEvent
+from compliance.pii import pii_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_create_individual_with_portal_account(client: Any, ops: Any) -> None:
     login(client, ops)
     response = client.post(reverse("backoffice:customer-create"), {**INDIVIDUAL, "portal_password": "Zx9!portal-2025"})
     assert response.status_code == 302, response.content.decode()[:3000]
-    customer = Customer.objects.get(phone="13912345678")
+    customer = Customer.objects.get(phone_hash=pii_hash("13912345678"))
     assert response["Location"] == reverse("backoffice:customer-detail", args=[customer.pk])
     assert customer.user is not None and customer.user.check_password("Zx9!portal-2025")
     assert AuditEvent.objects.filter(action="customer.create", actor=ops).exists()

@@ -45,7 +45,7 @@ from backoffice.views.base import (
 )
 from backoffice.views.repayments import allocation_summary, balance_rows
 from backoffice.views.transitions import loan_actions
-from compliance.pii import mask_id_number, mask_phone
+from compliance.pii import mask_id_number, mask_phone, pii_hash
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
 from underwriting.stage_clocks import attach_stage_clocks, sla_hours
@@ -139,7 +139,7 @@ class LoanListView(StaffPermissionMixin, View):
             condition = Q(reference__icontains=query) | Q(customer__name__icontains=query)
             digits = re.sub(r"[\s-]", "", query)
             if PHONE_SEARCH_RE.match(digits):
-                condition |= Q(customer__phone=digits)
+                condition |= Q(customer__phone_hash=pii_hash(digits))
             loans = loans.filter(condition)
         if data.get("status"):
             loans = loans.filter(status=data["status"])

@@ -273,7 +273,7 @@ def test_staff_see_names_and_notes_in_the_timeline(
 ) -> None:
     advance_loan(loan, LoanStatus.RISK_REVIEW)
     events = api_client_for(ops_user).get(timeline(loan)).json()
-    assert events[0]["actor_name"] == loan.customer.phone
+    assert events[0]["actor_name"] == loan.customer.name
     assert events[1]["reason"]
     assert events[1]["actor_name"] not in ("", "贷款机构")
 
