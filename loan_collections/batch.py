@@ -16,7 +16,9 @@ for ``None``) in one transaction, in this order:
 5. **assignment by load** — unassigned open cases go to active staff of the responsible role, fewest open
    cases first (most urgent cases first: priority, then DPD), ties by user id.
 
-Every change writes a ``CaseEvent`` (history of level, role, assignee, outcome) and an audit row. The
+Every change writes a ``CaseEvent`` (history of level, role, assignee, outcome). Escalations, broken
+promises and closures also write an audit row each; openings and assignments (the bulk of a first run) are
+counted in one summary audit row per date and chunk (``collection_cob.run``). The
 work is a few queries per stage and chunk (no query per case), and each stage only touches rows whose
 state calls for it, so running D twice changes nothing the second time. Works on SQLite and PostgreSQL.
 """
@@ -31,9 +33,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db import connection, transaction
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from applications.models import SERVICING_STATUSES, Loan, LoanStatus
 from compliance.audit import AuditEntry, audit_record_many
@@ -76,6 +79,18 @@ def _in_range(queryset: QuerySet[Any], id_range: IdRange, field: str = "loan_id"
     return queryset.filter(**{f"{field}__gte": low, f"{field}__lt": high})
 
 
+def _case_sql(column: str, mapping: dict[str, str], default: str) -> tuple[str, list[str]]:
+    """``CASE column WHEN k THEN v … ELSE default END`` with its parameters."""
+    whens = " ".join("WHEN %s THEN %s" for _ in mapping)
+    return f"CASE {column} {whens} ELSE %s END", [*(x for pair in mapping.items() for x in pair), default]
+
+
+def _range_sql(column: str, id_range: IdRange) -> tuple[str, list[int]]:
+    if id_range is None:
+        return "", []
+    return f"AND {column} >= %s AND {column} < %s", [id_range[0], id_range[1]]
+
+
 def promise_paid_amount(business_date: date | None = None) -> Coalesce:
     """For a PromiseToPay row: the loan's unreversed repayments paid from ``made_on`` to ``promised_date``."""
     repayments = Repayment.objects.filter(
@@ -98,6 +113,7 @@ class _Run:
         self.id_range = id_range
         self.actor = system_user()
         self.events: list[CaseEvent] = []
+        self.counts: dict[str, int] = defaultdict(int)
         self.audit: list[AuditEntry] = []
         self.touched = 0
 
@@ -108,6 +124,7 @@ class _Run:
         self.events.append(
             CaseEvent(case_id=case_id, kind=kind, business_date=self.business_date, actor=self.actor, **fields)
         )
+        self.counts[kind] += 1
         if audit_data is not None:
             self.audit.append(
                 AuditEntry(
@@ -118,6 +135,21 @@ class _Run:
                     data={"business_date": self.business_date.isoformat(), **audit_data},
                 )
             )
+
+    def summarise(self) -> None:
+        """One audit row for the run of this date and chunk (what it did, counted by kind)."""
+        if not any(self.counts.values()):
+            return
+        low, high = self.id_range or ("", "")
+        self.audit.append(
+            AuditEntry(
+                action="collection_cob.run",
+                subject_type="collections.cobstep",
+                subject_id=f"{self.business_date.isoformat()}:{low}-{high}",
+                actor=self.actor,
+                data={"business_date": self.business_date.isoformat(), "rows": self.touched, **self.counts},
+            )
+        )
 
     def flush(self) -> None:
         if self.events:
@@ -213,30 +245,45 @@ class _Run:
     # --- 3. opening -------------------------------------------------------------------------
 
     def open_new_cases(self) -> None:
-        has_open_case = CollectionCase.objects.filter(loan_id=OuterRef("pk"), status=CaseStatus.OPEN)
-        loans = _in_range(
-            Loan.objects.filter(status__in=SERVICING_STATUSES, days_past_due__gte=1), self.id_range, field="pk"
-        ).filter(~Exists(has_open_case))
-        rows = list(loans.order_by("pk").values_list("pk", "customer_id", "bucket", "days_past_due"))
-        cases = []
-        for loan_id, customer_id, bucket, dpd in rows:
-            level = level_for_bucket(bucket)
-            cases.append(
-                CollectionCase(
-                    loan_id=loan_id,
-                    customer_id=customer_id,
-                    level=level,
-                    responsible_role=role_for_level(level),
-                    opened_on=self.business_date,
-                    opened_dpd=dpd,
-                )
-            )
-        created = CollectionCase.objects.bulk_create(cases, batch_size=2000)
-        for case, (_loan_id, _customer, bucket, dpd) in zip(created, rows, strict=True):
-            self.event(case.pk, CaseEventKind.OPENED, to_level=case.level, role=case.responsible_role,
-                       reason=f"逾期 {dpd} 天（{bucket}）",
-                       audit_data={"loan_id": case.loan_id, "level": case.level, "dpd": dpd})  # fmt: skip
-        self.touched += len(created)
+        """One INSERT … SELECT for the cases and one for their "opened" events (no Python row per case)."""
+        buckets = {bucket: level_for_bucket(bucket) for bucket in levels_config()["buckets"]}
+        default = level_for_bucket("M0")
+        level_sql, level_params = _case_sql("l.bucket", buckets, default)
+        role_sql, role_params = _case_sql(
+            "l.bucket", {b: role_for_level(level) for b, level in buckets.items()}, role_for_level(default)
+        )
+        range_sql, range_params = _range_sql("l.id", self.id_range)
+        ops = connection.ops
+        today, now = ops.adapt_datefield_value(self.business_date), ops.adapt_datetimefield_value(timezone.now())
+        cases, loans, events = CollectionCase._meta.db_table, Loan._meta.db_table, CaseEvent._meta.db_table
+        statuses = [str(status) for status in SERVICING_STATUSES]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {cases} (loan_id, customer_id, status, level, responsible_role, priority, "  # noqa: S608
+                "priority_reason, opened_on, opened_dpd, outcome, next_action, created_at, updated_at) "
+                f"SELECT l.id, l.customer_id, %s, {level_sql}, {role_sql}, %s, '', %s, l.days_past_due, '', '', %s, %s "
+                f"FROM {loans} l WHERE l.status IN ({', '.join(['%s'] * len(statuses))}) "
+                f"AND l.days_past_due >= 1 {range_sql} "
+                f"AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.loan_id = l.id AND c.status = %s)",
+                [CaseStatus.OPEN.value, *level_params, *role_params, False, today, now, now, *statuses,
+                 *range_params, CaseStatus.OPEN.value],
+            )  # fmt: skip
+            opened = cursor.rowcount
+            if opened:
+                range_sql, range_params = _range_sql("c.loan_id", self.id_range)
+                cursor.execute(
+                    f"INSERT INTO {events} (case_id, kind, business_date, from_level, to_level, role, "  # noqa: S608
+                    "outcome, reason, actor_id, created_at) "
+                    "SELECT c.id, %s, %s, '', c.level, c.responsible_role, '', "
+                    "'逾期 ' || CAST(c.opened_dpd AS TEXT) || ' 天（' || l.bucket || '）', %s, %s "
+                    f"FROM {cases} c JOIN {loans} l ON l.id = c.loan_id "
+                    f"WHERE c.status = %s AND c.opened_on = %s {range_sql} "
+                    f"AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.case_id = c.id AND e.kind = %s)",
+                    [CaseEventKind.OPENED.value, today, self.actor.pk, now, CaseStatus.OPEN.value, today,
+                     *range_params, CaseEventKind.OPENED.value],
+                )  # fmt: skip
+        self.counts[CaseEventKind.OPENED] += opened
+        self.touched += opened
 
     # --- 4. escalation by bucket ------------------------------------------------------------
 
@@ -273,7 +320,7 @@ class _Run:
                 self.open_cases()
                 .filter(responsible_role=role, assigned_to__isnull=True)
                 .order_by("-priority", "-loan__days_past_due", "pk")
-                .values_list("pk", "level")
+                .values_list("pk", flat=True)
             )
             if not unassigned:
                 continue
@@ -286,17 +333,33 @@ class _Run:
             )
             if not staff:
                 continue  # stays unassigned: managers see it in the queue
-            assignments = balance_by_load([(load, pk) for pk, load in staff], [pk for pk, _level in unassigned])
-            levels = dict(unassigned)
+            assignments = balance_by_load([(load, pk) for pk, load in staff], unassigned)
             for user_id, case_ids in assignments.items():
                 for ids in _chunks(case_ids):
                     CollectionCase.objects.filter(pk__in=ids, assigned_to__isnull=True).update(
                         assigned_to_id=user_id, assigned_on=self.business_date
                     )
-                for pk in case_ids:
-                    self.event(pk, CaseEventKind.ASSIGNED, to_level=levels[pk], role=role, assigned_to_id=user_id,
-                               reason="按在办案件量分案")  # fmt: skip
             self.touched += len(unassigned)
+            self.counts[CaseEventKind.ASSIGNED] += len(unassigned)
+        self._assignment_events()
+
+    def _assignment_events(self) -> None:
+        """The "assigned" events of this run: cases assigned on this date with no event for that assignee yet."""
+        cases, events = CollectionCase._meta.db_table, CaseEvent._meta.db_table
+        range_sql, range_params = _range_sql("c.loan_id", self.id_range)
+        ops = connection.ops
+        today, now = ops.adapt_datefield_value(self.business_date), ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {events} (case_id, kind, business_date, from_level, to_level, role, "  # noqa: S608
+                "assigned_to_id, outcome, reason, actor_id, created_at) "
+                "SELECT c.id, %s, %s, '', c.level, c.responsible_role, c.assigned_to_id, '', %s, %s, %s "
+                f"FROM {cases} c WHERE c.status = %s AND c.assigned_on = %s AND c.assigned_to_id IS NOT NULL "
+                f"{range_sql} AND NOT EXISTS (SELECT 1 FROM {events} e WHERE e.case_id = c.id AND e.kind = %s "
+                "AND e.business_date = %s AND e.assigned_to_id = c.assigned_to_id)",
+                [CaseEventKind.ASSIGNED.value, today, "按在办案件量分案", self.actor.pk, now, CaseStatus.OPEN.value,
+                 today, *range_params, CaseEventKind.ASSIGNED.value, today],
+            )  # fmt: skip
 
 
 def balance_by_load(staff: Iterable[tuple[int, int]], case_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -324,5 +387,6 @@ def collections_run(*, business_date: date, id_range: IdRange = None) -> int:
         run.escalate_by_bucket()
         run.flush()  # history of the level changes first, so the assignment events follow them
         run.assign_by_load()
+        run.summarise()
         run.flush()
         return run.touched

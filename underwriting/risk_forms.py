@@ -11,7 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from underwriting.assessment import Scorecard
+from underwriting.assessment import GRADES, ApprovalAuthority, Scorecard
 from underwriting.scoring import CHARACTERISTICS, CUTOFF_GRADES
 
 
@@ -163,6 +163,16 @@ class ScorecardForm(forms.Form):
         return mapping
 
 
+def authority_initial(row: ApprovalAuthority) -> dict[str, Any]:
+    return {
+        "position": row.position,
+        "grades": row.grades,
+        "max_amount": row.max_amount,
+        "levels": row.levels,
+        "description": row.description,
+    }
+
+
 def scorecard_initial(scorecard: Scorecard) -> dict[str, Any]:
     initial: dict[str, Any] = {"name": scorecard.name, "base_points": scorecard.base_points}
     for grade in CUTOFF_GRADES:
@@ -172,3 +182,21 @@ def scorecard_initial(scorecard: Scorecard) -> dict[str, Any]:
         initial[f"bins_{code}"] = bins_to_text(spec["bins"])
         initial[f"missing_{code}"] = spec.get("missing", 0)
     return initial
+
+
+class AuthorityForm(forms.Form):
+    """A row of the approval authority matrix (`risk_services.authority_save` checks the rest)."""
+
+    position = forms.IntegerField(
+        label=_("顺序"), min_value=1, max_value=32000, help_text=_("按顺序匹配，第一条符合的生效")
+    )
+    grades = forms.MultipleChoiceField(
+        label=_("风险等级"), choices=[(g, g) for g in GRADES], widget=forms.CheckboxSelectMultiple
+    )
+    max_amount = _money(_("金额上限（元）"), required=False, help_text=_("不限请留空"))
+    levels = forms.TypedChoiceField(
+        label=_("所需审批"),
+        coerce=int,
+        choices=[(1, _("风控经理一级审批")), (2, _("风控经理 + 部门经理两级审批")), (0, _("不得审批通过"))],
+    )
+    description = forms.CharField(label=_("说明"), max_length=200, required=False)

@@ -11,13 +11,13 @@ blacklist and industry-warning look-ups; the insert; the audit row.
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from applications.lifecycle import loans_for_update
@@ -29,6 +29,7 @@ from compliance.blacklist import blacklist_match
 from loanops.exceptions import DomainError, InputError, InvalidTransition
 from loanops.money import to_decimal, to_money
 from underwriting.assessment import (
+    GRADES,
     ApprovalAuthority,
     CreditReportSummary,
     RiskAssessment,
@@ -197,21 +198,22 @@ def credit_report_save(*, actor: Any, loan_id: int, data: dict[str, Any]) -> Cre
 
 # --- scorecards -----------------------------------------------------------------------------------------
 
-_compiled_cache: dict[tuple[int, int, Any], CompiledScorecard] = {}
+_compiled_cache: dict[tuple[int, Any], CompiledScorecard] = {}
 
 
 def compiled_scorecard(scorecard: Scorecard) -> CompiledScorecard:
-    """The scorecard's bins as Decimals. Cached per version: a version never changes once created (the key
-    includes the creation time, so a row id reused after a rollback never finds another version's bins)."""
-    key = (scorecard.pk, scorecard.version, scorecard.created_at)
+    """The bins of a scorecard version as Decimals, from its id and creation time. Cached: a version never
+    changes once created (the creation time in the key means a row id reused after a rollback never finds
+    another version's bins)."""
+    key = (scorecard.pk, scorecard.created_at)
     compiled = _compiled_cache.get(key)
     if compiled is None:
-        if "characteristics" in scorecard.get_deferred_fields():
-            scorecard = Scorecard.objects.get(pk=scorecard.pk)
+        full = Scorecard.objects.get(pk=scorecard.pk)
         compiled = compile_scorecard(
-            base_points=scorecard.base_points,
-            characteristics=scorecard.characteristics,
-            grade_cutoffs=scorecard.grade_cutoffs,
+            base_points=full.base_points,
+            characteristics=full.characteristics,
+            grade_cutoffs=full.grade_cutoffs,
+            version=full.version,
         )
         _compiled_cache[key] = compiled
     return compiled
@@ -326,21 +328,39 @@ def industry_warning_text(loan: Loan) -> tuple[bool, str]:
     return False, ""
 
 
+def _repeat_since() -> datetime:
+    return timezone.now() - timedelta(days=policy().repeat_window_days)
+
+
+#: the columns an assessment reads (the lock query loads only these)
+ASSESSMENT_LOAN_FIELDS: Final = (
+    "status", "reference", "requested_amount", "requested_term_months", "created_at",
+    "customer__kind", "customer__name", "customer__id_number", "customer__id_number_hash", "customer__uscc", "customer__phone",
+    "customer__annual_income", "customer__years_in_business", "customer__industry",
+    "product__name", "product__min_age", "product__max_age", "product__max_rate",
+)  # fmt: skip
+
+
+def loans_for_assessment(queryset: QuerySet[Loan]) -> QuerySet[Loan]:
+    """Loans with what an assessment reads joined in: customer, product and credit report.
+
+    (Folding the active scorecard and the recent-applications count into this query as subqueries was
+    measured: it costs more ORM work than the two small queries it saves.)"""
+    return queryset.select_related("customer", "product", "credit_report").only(
+        *ASSESSMENT_LOAN_FIELDS, *(f"credit_report__{name}" for name in (*CREDIT_REPORT_FIELDS, "updated_at"))
+    )
+
+
 def assessment_facts(loan: Loan, *, today: date | None = None) -> Facts:
     """The figures the rules and the scorecard look at (loan, customer, product and credit report loaded)."""
     today = today or timezone.localdate()
     customer = loan.customer
     product = loan.product
     report: CreditReportSummary | None = getattr(loan, "credit_report", None)
-    window = policy().repeat_window_days
     same_person = Q(customer_id=customer.pk)
     if customer.id_number:
-        same_person |= Q(customer__id_number_hash=customer.id_number_hash)  # encrypted column: match by keyed hash
-    recent = (
-        Loan.objects.filter(same_person, created_at__gte=timezone.now() - timedelta(days=window))
-        .exclude(pk=loan.pk)
-        .count()
-    )
+        same_person |= Q(customer__id_number_hash=customer.id_number_hash)  # encrypted column: keyed hash
+    recent = Loan.objects.filter(same_person, created_at__gte=_repeat_since()).exclude(pk=loan.pk).count()
     available, warning = industry_warning_text(loan)
     facts = Facts(
         applicant_kind=customer.kind,
@@ -389,17 +409,19 @@ def _facts_snapshot(facts: Facts) -> dict[str, Any]:
 def assess(loan: Loan, *, actor: Any, trigger: str, notes: str = "") -> RiskAssessment:
     """Run the rules and the active scorecard on a locked, loaded loan and store the result (no checks)."""
     # the bins of a version never change: read only its identity and use the compiled (cached) bins
-    scorecard = Scorecard.objects.filter(is_active=True).only("pk", "version", "created_at").first()
-    if scorecard is None:
+    active = Scorecard.objects.filter(is_active=True).values_list("pk", "created_at").first()
+    if active is None:
         raise DomainError("没有生效中的评分卡，请风控经理先启用一个版本", code="no_active_scorecard")
+    scorecard = Scorecard(pk=active[0], created_at=active[1])
     facts = assessment_facts(loan)
     results = evaluate_rules(facts, policy())
-    total, grade, lines = score(compiled_scorecard(scorecard), facts.characteristic_values())
+    card = compiled_scorecard(scorecard)
+    total, grade, lines = score(card, facts.characteristic_values())
     hits = [result["code"] for result in results if result["hit"]]
     knocked_out = any(result["hit"] and result["kind"] == KNOCKOUT for result in results)
     assessment = RiskAssessment.objects.create(
-        loan=loan,
-        scorecard=scorecard,
+        loan_id=loan.pk,
+        scorecard_id=scorecard.pk,
         score=total,
         grade=grade,
         points=lines,
@@ -416,7 +438,7 @@ def assess(loan: Loan, *, actor: Any, trigger: str, notes: str = "") -> RiskAsse
         action="loan.risk_assessment",
         subject=loan,
         after={"score": total, "grade": grade, "knocked_out": knocked_out},
-        data={"assessment_id": assessment.pk, "scorecard_version": scorecard.version, "reason_codes": hits},
+        data={"assessment_id": assessment.pk, "scorecard_version": card.version, "reason_codes": hits},
     )
     return assessment
 
@@ -433,13 +455,7 @@ def assessment_run(*, actor: Any, loan_id: int, notes: str = "") -> RiskAssessme
     """运行评估: a new assessment of a loan in risk review with the active scorecard."""
     require_perm(actor, "underwriting.add_riskassessment")
     # visible to the actor (Loan.DoesNotExist → 404 otherwise), locked, with what the rules read: one query
-    loan = (
-        loans_visible_to(actor)
-        .select_related("credit_report")
-        .order_by("pk")
-        .select_for_update(of=("self",))
-        .get(pk=loan_id)
-    )
+    loan = loans_for_assessment(loans_visible_to(actor).order_by("pk").select_for_update(of=("self",))).get(pk=loan_id)
     if loan.status != LoanStatus.RISK_REVIEW:
         raise InvalidTransition(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，只有风控审查中的申请可以运行评估",
@@ -480,7 +496,7 @@ def assessment_on_review_start(*, loan: Loan, actor: Any) -> RiskAssessment | No
     if not Scorecard.objects.filter(is_active=True).exists():
         logger.warning("no active scorecard: loan %s entered risk review without an assessment", loan.pk)
         return None
-    loaded = Loan.objects.select_related("customer", "product", "credit_report").get(pk=loan.pk)
+    loaded = loans_for_assessment(Loan.objects.all()).get(pk=loan.pk)
     return assess(loaded, actor=actor, trigger=RiskAssessment.Trigger.START_REVIEW)
 
 
@@ -491,6 +507,7 @@ __all__ = [
     "assessment_run",
     "assessment_update_notes",
     "authority_rule",
+    "authority_save",
     "compiled_scorecard",
     "credit_report_save",
     "ensure_risk_defaults",
@@ -498,3 +515,73 @@ __all__ = [
     "scorecard_activate",
     "scorecard_create_version",
 ]
+
+
+# --- the authority matrix (kept by the department manager) ---------------------------------------------
+
+AUTHORITY_FIELDS: Final = ("position", "grades", "max_amount", "levels", "description")
+
+
+def validate_authority(data: dict[str, Any], *, instance: ApprovalAuthority | None = None) -> dict[str, Any]:
+    errors = FieldErrors()
+    clean: dict[str, Any] = {}
+    raw_position = data.get("position")
+    try:
+        if isinstance(raw_position, bool | float):
+            raise ValueError
+        position = int(str(raw_position).strip())
+        if not 1 <= position <= 32000:
+            raise ValueError
+        clean["position"] = position
+        clash = ApprovalAuthority.objects.filter(position=position)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            errors.add("position", "该顺序号已被另一行使用")
+    except (TypeError, ValueError):
+        errors.add("position", "顺序应为 1 至 32000 的整数")
+    grades = data.get("grades")
+    if not isinstance(grades, list | tuple) or not grades or any(g not in GRADES for g in grades):
+        errors.add("grades", "请至少选择一个风险等级（A–E）")
+    else:
+        clean["grades"] = [g for g in GRADES if g in grades]
+    raw_amount = data.get("max_amount")
+    if raw_amount in (None, ""):
+        clean["max_amount"] = None
+    else:
+        amount = _parse_money(errors, "max_amount", raw_amount)
+        if amount is not None and amount <= 0:
+            errors.add("max_amount", "金额上限必须大于 0；不限请留空")
+        clean["max_amount"] = amount
+    levels = data.get("levels")
+    if str(levels) not in ("0", "1", "2") or isinstance(levels, bool | float):
+        errors.add("levels", "所需审批级数应为 0（不得审批）、1 或 2")
+    else:
+        clean["levels"] = int(str(levels))
+    description = str(data.get("description") or "").strip()
+    if len(description) > 200:
+        errors.add("description", "说明最多 200 个字")
+    clean["description"] = description
+    errors.raise_if_any()
+    return clean
+
+
+@transaction.atomic
+def authority_save(*, actor: Any, data: dict[str, Any], authority_id: int | None = None) -> ApprovalAuthority:
+    """Create (no id) or change a row of the approval authority matrix."""
+    require_perm(actor, "underwriting.change_approvalauthority")
+    row = ApprovalAuthority.objects.select_for_update().get(pk=authority_id) if authority_id else None
+    clean = validate_authority(data, instance=row)
+    before = {field: getattr(row, field) for field in AUTHORITY_FIELDS} if row else {}
+    row = row or ApprovalAuthority()
+    for field, value in clean.items():
+        setattr(row, field, value)
+    row.save()
+    audit_record(
+        actor=actor,
+        action="approval_authority.update" if before else "approval_authority.create",
+        subject=row,
+        before=before,
+        after=clean,
+    )
+    return row

@@ -19,9 +19,17 @@ from django.views import View
 from applications.models import Loan, LoanStatus
 from applications.selectors import loan_get_for_actor
 from loanops.exceptions import DomainError
-from underwriting.assessment import RiskAssessment, Scorecard
+from underwriting.assessment import ApprovalAuthority, RiskAssessment, Scorecard
 from underwriting.report_pdf import assessment_pdf
-from underwriting.risk_forms import CreditReportForm, NotesForm, RequiredNotesForm, ScorecardForm, scorecard_initial
+from underwriting.risk_forms import (
+    AuthorityForm,
+    CreditReportForm,
+    NotesForm,
+    RequiredNotesForm,
+    ScorecardForm,
+    authority_initial,
+    scorecard_initial,
+)
 from underwriting.risk_selectors import (
     approval_steps,
     assessment_get_for_actor,
@@ -36,6 +44,7 @@ from underwriting.risk_services import (
     CREDIT_REPORT_FIELDS,
     assessment_run,
     assessment_update_notes,
+    authority_save,
     credit_report_save,
     scorecard_activate,
     scorecard_create_version,
@@ -299,3 +308,44 @@ class ScorecardActivateView(StaffPermissionRequiredMixin, View):
         else:
             messages.success(request, _("评分卡 v%(version)s 已启用") % {"version": scorecard.version})
         return redirect("backoffice:scorecard-detail", pk=scorecard.pk)
+
+
+# --- approval authority matrix ---------------------------------------------------------------------------
+
+
+class AuthorityFormView(StaffPermissionRequiredMixin, View):
+    """Add or change a row of the approval authority matrix (department manager)."""
+
+    permission_required = "underwriting.change_approvalauthority"
+    template_name = "underwriting/authority_form.html"
+
+    def get_row(self) -> ApprovalAuthority | None:
+        pk = self.kwargs.get("pk")
+        if pk is None:
+            return None
+        row = ApprovalAuthority.objects.filter(pk=pk).first()
+        if row is None:
+            raise Http404("审批权限不存在")
+        return row
+
+    def render_form(self, form: AuthorityForm, row: ApprovalAuthority | None, *, status: int = 200) -> HttpResponse:
+        context = {"page_title": _("审批权限矩阵"), "form": form, "row": row}
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        row = self.get_row()
+        form = AuthorityForm(initial=authority_initial(row) if row else {"levels": 1})
+        return self.render_form(form, row)
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        row = self.get_row()
+        form = AuthorityForm(request.POST)
+        if not form.is_valid():
+            return self.render_form(form, row, status=400)
+        try:
+            authority_save(actor=request.user, data=dict(form.cleaned_data), authority_id=row.pk if row else None)
+        except DomainError as exc:
+            apply_domain_error(form, exc, {})
+            return self.render_form(form, row, status=exc.http_status)
+        messages.success(request, _("审批权限已保存"))
+        return redirect("backoffice:scorecard-list")

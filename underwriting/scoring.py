@@ -254,10 +254,11 @@ class CompiledScorecard:
     base_points: int
     characteristics: tuple[tuple[str, tuple[CompiledBin, ...], int], ...]
     cutoffs: tuple[tuple[str, int], ...]
+    version: int = 0
 
 
 def compile_scorecard(
-    *, base_points: int, characteristics: Mapping[str, Any], grade_cutoffs: Mapping[str, Any]
+    *, base_points: int, characteristics: Mapping[str, Any], grade_cutoffs: Mapping[str, Any], version: int = 0
 ) -> CompiledScorecard:
     """Turn a stored (validated) definition into Decimal bins, in `CHARACTERISTICS` order."""
     compiled = []
@@ -275,7 +276,9 @@ def compile_scorecard(
         )
         compiled.append((code, bins, int(spec.get("missing", 0))))
     cutoffs = tuple((grade, int(grade_cutoffs[grade])) for grade in CUTOFF_GRADES)
-    return CompiledScorecard(base_points=int(base_points), characteristics=tuple(compiled), cutoffs=cutoffs)
+    return CompiledScorecard(
+        base_points=int(base_points), characteristics=tuple(compiled), cutoffs=cutoffs, version=version
+    )
 
 
 def grade_for(score: int, cutoffs: Sequence[tuple[str, int]]) -> str:

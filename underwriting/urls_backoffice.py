@@ -24,5 +24,7 @@ urlpatterns = [
         risk_views.ScorecardNewVersionView.as_view(),
         name="scorecard-new-version",
     ),
+    path("risk/authority/new/", risk_views.AuthorityFormView.as_view(), name="authority-create"),
+    path("risk/authority/<int:pk>/edit/", risk_views.AuthorityFormView.as_view(), name="authority-edit"),
     path("risk/scorecards/<int:pk>/activate/", risk_views.ScorecardActivateView.as_view(), name="scorecard-activate"),
 ]

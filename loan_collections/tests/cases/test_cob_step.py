@@ -80,7 +80,8 @@ def test_opens_one_case_per_overdue_loan_at_the_bucket_level(
         assert kinds == [("opened", level, role), ("assigned", level, role)]
     assert cases[m2.pk].opened_dpd == 45
     assert touched == 8  # 4 opened + 4 assigned
-    assert AuditEvent.objects.filter(action="collection_case.opened").count() == 4
+    summary = AuditEvent.objects.get(action="collection_cob.run")
+    assert (summary.data["opened"], summary.data["assigned"], summary.data["rows"]) == (4, 4, 8)
 
 
 def test_rerun_of_the_same_date_changes_nothing(make_overdue_loan: Callable[..., Loan], collector: Any) -> None:
@@ -145,6 +146,8 @@ def test_escalates_with_the_bucket_never_down_and_keeps_history(
         ("collector", "field_visit", "collector", D + days(51)),
         ("field_visit", "legal", "risk", D + days(81)),
     ]
+    audited = AuditEvent.objects.filter(action="collection_case.escalated", subject_id=str(case.pk))
+    assert [e.data["to_level"] for e in audited.order_by("id")] == ["collector", "field_visit", "legal"]
     assigned = list(case.events.filter(kind="assigned").values_list("assigned_to", "role"))
     assert assigned == [(service_staff.pk, "service"), (collector.pk, "collector"), (risk_staff.pk, "risk")]
 

@@ -416,3 +416,13 @@ def test_other_staff_without_the_role_get_403_from_the_api(review_loan: Loan) ->
     user = make_user(None, roles.SERVICE)
     assert api_as(user).get(reverse("api:loan-assessments", kwargs={"loan_id": review_loan.pk})).status_code == 403
     assert api_as(user).get(reverse("api:loan-credit-report", kwargs={"loan_id": review_loan.pk})).status_code == 403
+
+
+def test_start_review_through_the_api_assesses_the_loan(draft_loan: Loan, ops: Any) -> None:
+    from applications import services as intake
+
+    intake.loan_submit(actor=draft_loan.customer.user, loan_id=draft_loan.pk)
+    response = api_as(ops).post(reverse("api:loan-start-review", kwargs={"loan_id": draft_loan.pk}), {}, format="json")
+    assert response.status_code == 200, response.content
+    assessment = RiskAssessment.objects.get(loan=draft_loan)
+    assert assessment.trigger == "start_review" and assessment.run_by == ops
