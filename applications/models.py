@@ -98,15 +98,24 @@ class DocumentType(models.TextChoices):
 
 
 def default_individual_documents() -> list[str]:
-    return [DocumentType.ID_FRONT, DocumentType.ID_BACK, DocumentType.INCOME_PROOF, DocumentType.CREDIT_AUTH]
-
-
-def default_enterprise_documents() -> list[str]:
+    """The checklist a new individual product starts with (the product manager may change it)."""
     return [
         DocumentType.ID_FRONT,
         DocumentType.ID_BACK,
+        DocumentType.INCOME_PROOF,
+        DocumentType.BANK_STATEMENT,
+        DocumentType.CREDIT_AUTH,
+    ]
+
+
+def default_enterprise_documents() -> list[str]:
+    """The checklist a new enterprise product starts with; the ID card is the legal representative's."""
+    return [
         DocumentType.BUSINESS_LICENSE,
         DocumentType.FINANCIAL_STATEMENTS,
+        DocumentType.ID_FRONT,
+        DocumentType.ID_BACK,
+        DocumentType.BANK_STATEMENT,
         DocumentType.CREDIT_AUTH,
     ]
 

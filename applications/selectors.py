@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +17,7 @@ from applications.models import (
     PRE_DISBURSEMENT,
     ApplicantType,
     Customer,
+    DocumentType,
     Loan,
     LoanDocument,
     LoanStatus,
@@ -100,6 +103,50 @@ def customer_by_phone(phone: str) -> Customer | None:
 
 def products_active() -> QuerySet[Product]:
     return Product.objects.filter(is_active=True)
+
+
+#: labels that read differently for an enterprise applicant (the ID card is the legal representative's)
+ENTERPRISE_DOCUMENT_LABELS = {
+    "id_front": _("法定代表人身份证人像面"),
+    "id_back": _("法定代表人身份证国徽面"),
+}
+
+
+def document_label(doc_type: str, applicant_type: str) -> str:
+    if applicant_type == ApplicantType.ENTERPRISE and doc_type in ENTERPRISE_DOCUMENT_LABELS:
+        return str(ENTERPRISE_DOCUMENT_LABELS[doc_type])
+    return str(DocumentType(doc_type).label)
+
+
+def supplement_rounds_per_month(*, months: int = 6, today: date | None = None) -> list[dict[str, Any]]:
+    """KPI: supplement rounds requested per calendar month (and how many applications they concerned),
+    the last `months` months up to `today`, oldest first, months without a round included. One query."""
+    today = today or intake_business_date()
+    first = date(today.year, today.month, 1)
+    for _step in range(months - 1):
+        first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    rows = (
+        SupplementRequest.objects.filter(requested_at__gte=start)
+        .annotate(month=TruncMonth("requested_at"))
+        .values("month")
+        .annotate(rounds=Count("id"), applications=Count("loan", distinct=True))
+        .order_by("month")
+    )
+    found = {(row["month"].year, row["month"].month): row for row in rows}
+    result = []
+    year, month = first.year, first.month
+    for _step in range(months):
+        row = found.get((year, month))
+        result.append(
+            {
+                "month": f"{year:04d}-{month:02d}",
+                "rounds": row["rounds"] if row else 0,
+                "applications": row["applications"] if row else 0,
+            }
+        )
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return result
 
 
 def required_documents(loan: Loan) -> list[str]:

@@ -564,6 +564,18 @@ def loan_withdraw(*, actor: Any, loan_id: int, reason: str) -> Loan:
     return loan_transition(loan, "withdraw", actor=actor, reason=reason)
 
 
+def supplement_notice_text(loan: Loan) -> str:
+    """Which items the open supplement round asks for, and why (the notification text)."""
+    from applications.selectors import document_label, supplement_open
+
+    request_row = supplement_open(loan)
+    if request_row is None:
+        return ""
+    items = [document_label(item, loan.customer.kind) for item in request_row.items if item in DocumentType.values]
+    lines = "\n".join(f"  · {item}" for item in items)
+    return f"\n第 {request_row.round} 次补充材料，需要补充：\n{lines}\n原因：{request_row.message}\n"
+
+
 def loan_stage_notify(*, loan_id: int, status: str) -> bool:
     """Tell the customer about a stage change by email (console backend in the embedded default)."""
     from applications.selectors import NEXT_STEP
@@ -573,10 +585,13 @@ def loan_stage_notify(*, loan_id: int, status: str) -> bool:
     if not email:
         return False
     label = LoanStatus(status).label
+    detail = ""
+    if status == LoanStatus.SUPPLEMENT_REQUIRED:
+        detail = supplement_notice_text(loan)
     send_mail(
         subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
         message=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
-        f"{NEXT_STEP.get(LoanStatus(status), '')}\n\n请登录借款人服务门户查看详情。",
+        f"{NEXT_STEP.get(LoanStatus(status), '')}\n{detail}\n请登录借款人服务门户查看详情。",
         from_email=None,
         recipient_list=[email],
     )

@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="customer",
             name="phone_hash",
-            field=compliance.fields.PiiHashField(db_index=True, source="phone"),
+            field=compliance.fields.PiiHashField(source="phone"),  # made unique (and indexed) below
         ),
         migrations.AlterField(
             model_name="customer",

@@ -33,6 +33,7 @@ from applications.selectors import (
     products_active,
     queue_statuses_for,
     required_documents,
+    supplement_rounds_per_month,
     work_queue,
 )
 from backoffice.forms import DocumentUploadForm, LoanCreateForm, LoanFilterForm
@@ -120,6 +121,7 @@ class QueueView(StaffPermissionMixin, TemplateView):
             groups=groups,
             total=sum(counts.values()),
             rows_per_status=QUEUE_ROWS_PER_STATUS,
+            supplement_kpi=supplement_rounds_per_month(months=6),
         )
         return context
 
