@@ -5,7 +5,7 @@ Stage services lock the loan with `loans_for_update()` inside `transaction.atomi
 1. refuses an illegal transition with `InvalidTransition` (HTTP 409) before anything is written;
 2. refuses a user without the transition's permission with `PermissionDenied` (HTTP 403);
 3. runs the transition, saves with `update_fields`, and records the stage event and the audit event;
-4. queues the stage-change notification for after the commit.
+4. writes the stage-change notification to the outbox (same transaction; delivered after the commit).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from django.utils import timezone
 from applications.models import TRANSITIONS, Loan, LoanStageEvent, LoanStatus
 from compliance.audit import audit_record
 from loanops.exceptions import InvalidTransition
-from loanops.tasks import enqueue_on_commit
 
 
 def loans_for_update() -> QuerySet[Loan]:
@@ -71,7 +70,7 @@ def loan_transition(
     method()
     loan.status_changed_at = timezone.now()
     loan.save(update_fields=["status", "status_changed_at", "updated_at", *extra_fields])
-    LoanStageEvent.objects.create(
+    event = LoanStageEvent.objects.create(
         loan=loan, transition=name, from_status=source, to_status=loan.status, actor=actor, reason=reason
     )
     audit_record(
@@ -84,7 +83,7 @@ def loan_transition(
         data=data,
         ip_address=ip_address,
     )
-    from applications.tasks import loan_stage_notify as loan_stage_notify_task
+    from applications.services import loan_stage_notify  # services import this module
 
-    enqueue_on_commit(loan_stage_notify_task, loan.pk, loan.status)
+    loan_stage_notify(loan=loan, event_id=event.pk)
     return loan

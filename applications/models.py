@@ -12,6 +12,7 @@ from typing import Any
 
 import django_fsm as fsm
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -168,6 +169,21 @@ class Customer(PiiHashSyncMixin, models.Model):
         return self.name
 
 
+ALLOCATION_COMPONENTS = ("fee", "penalty", "interest", "principal")
+
+
+def default_allocation_order() -> list[str]:
+    return list(ALLOCATION_COMPONENTS)
+
+
+def validate_allocation_order(value: Any) -> None:
+    """A product's allocation order must name each of fee, penalty, interest and principal exactly once."""
+    if not isinstance(value, list) or sorted(map(str, value)) != sorted(ALLOCATION_COMPONENTS) or len(value) != 4:
+        raise ValidationError(
+            _("还款冲抵顺序必须恰好包含 fee、penalty、interest、principal 各一次"), code="invalid_allocation_order"
+        )
+
+
 class Product(models.Model):
     """A loan product in the catalogue (kept by the product manager; matching lives in underwriting)."""
 
@@ -186,6 +202,11 @@ class Product(models.Model):
     compound_overdue_interest = models.BooleanField(_("逾期利息计复利"), default=False)
     prepayment_fee_rate = rate_field(verbose_name=_("提前还款手续费率"), default=Decimal("0"))
     origination_fee_rate = rate_field(verbose_name=_("服务费率(一次性)"), default=Decimal("0"))
+    # Repayment waterfall (还款冲抵顺序): the four components in the order a payment is applied to them
+    # (servicing.allocation). Default: costs → penalty → interest → principal (PRC Civil Code art. 561).
+    allocation_order = models.JSONField(
+        _("还款冲抵顺序"), default=default_allocation_order, validators=[validate_allocation_order]
+    )
     # Eligibility (intake checks the age; product matching checks all of it).
     min_age = models.PositiveSmallIntegerField(_("最低年龄"), default=18)
     max_age = models.PositiveSmallIntegerField(_("最高年龄"), default=65)

@@ -17,7 +17,6 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -50,6 +49,8 @@ from compliance.pii import pii_hash
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
+from notifications.models import Channel
+from notifications.services import Message, outbox_write
 
 UPLOAD_STATUSES = {
     LoanStatus.DRAFT,
@@ -526,6 +527,11 @@ def loan_request_supplement(*, actor: Any, loan_id: int, items: list[str], messa
     if not (message or "").strip():
         errors.add("message", "请说明需要补充的原因")
     errors.raise_if_any()
+    # The round is written first, so the stage notification (composed inside the transition) can name the
+    # items and the reason; a refused transition rolls it back with everything else.
+    request_row = SupplementRequest.objects.create(
+        loan=loan, round=loan.supplement_rounds + 1, items=items, message=message.strip(), requested_by=actor
+    )
     loan_transition(
         loan,
         "request_supplement",
@@ -534,9 +540,8 @@ def loan_request_supplement(*, actor: Any, loan_id: int, items: list[str], messa
         extra_fields=("supplement_rounds",),
         items=items,
     )
-    return SupplementRequest.objects.create(
-        loan=loan, round=loan.supplement_rounds, items=items, message=message.strip(), requested_by=actor
-    )
+    assert loan.supplement_rounds == request_row.round
+    return request_row
 
 
 @transaction.atomic
@@ -576,23 +581,28 @@ def supplement_notice_text(loan: Loan) -> str:
     return f"\n第 {request_row.round} 次补充材料，需要补充：\n{lines}\n原因：{request_row.message}\n"
 
 
-def loan_stage_notify(*, loan_id: int, status: str) -> bool:
-    """Tell the customer about a stage change by email (console backend in the embedded default)."""
+def loan_stage_notify(*, loan: Loan, event_id: int) -> bool:
+    """Tell the customer about a stage change by e-mail: written to the outbox in the transition's own
+    transaction (delivered after the commit by the relay; console backend in the embedded default)."""
     from applications.selectors import NEXT_STEP
 
-    loan = Loan.objects.select_related("customer").get(pk=loan_id)
     email = loan.customer.email
     if not email:
         return False
-    label = LoanStatus(status).label
-    detail = ""
-    if status == LoanStatus.SUPPLEMENT_REQUIRED:
-        detail = supplement_notice_text(loan)
-    send_mail(
-        subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
-        message=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
-        f"{NEXT_STEP.get(LoanStatus(status), '')}\n{detail}\n请登录借款人服务门户查看详情。",
-        from_email=None,
-        recipient_list=[email],
+    status = LoanStatus(loan.status)
+    label = status.label
+    detail = supplement_notice_text(loan) if status == LoanStatus.SUPPLEMENT_REQUIRED else ""
+    outbox_write(
+        Message(
+            channel=Channel.EMAIL,
+            kind="loan.stage",
+            dedupe_key=f"stage:{event_id}:email",
+            recipient=email,
+            subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
+            body=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
+            f"{NEXT_STEP.get(status, '')}\n{detail}\n请登录借款人服务门户查看详情。",
+            loan_id=loan.pk,
+            context={"status": status.value},
+        )
     )
     return True

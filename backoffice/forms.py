@@ -321,3 +321,40 @@ class BlacklistImportForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["default_source"]).choices = BlacklistSource.choices
+
+
+# --- prepayment and payoff (servicing) ------------------------------------------------------
+
+
+class PrepaymentForm(forms.Form):
+    amount = _money_field(_("提前归还本金（元）"))
+    option = forms.ChoiceField(
+        label=_("提前还款方式"),
+        choices=[("keep_term", _("期限不变，减少每期还款额")), ("keep_installment", _("每期还款额不变，缩短期限"))],
+        widget=forms.RadioSelect,
+    )
+    channel = forms.ChoiceField(label=_("还款渠道"))
+    reference = forms.CharField(label=_("流水号"), required=False, max_length=64)
+
+    def __init__(self, *args: Any, channels: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["channel"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = channels
+
+
+class PayoffForm(forms.Form):
+    amount = _money_field(_("结清金额（元）"), help_text=_("不少于结清应付合计；多付部分作为溢缴款挂账。"))
+    channel = forms.ChoiceField(label=_("还款渠道"))
+    reference = forms.CharField(label=_("流水号"), required=False, max_length=64)
+
+    def __init__(self, *args: Any, channels: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["channel"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = channels
+
+
+class OverpaymentRefundForm(forms.Form):
+    amount = _money_field(_("退还金额（元）"))
+    reason = forms.CharField(label=_("退款原因"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -6,7 +6,7 @@ owners (loanops/urls_backoffice.py).
 
 from django.urls import path
 
-from backoffice.views import blacklist, customers, loans, repayments, transitions
+from backoffice.views import blacklist, customers, loans, money, repayments, transitions
 
 urlpatterns = [
     path("", loans.QueueView.as_view(), name="queue"),
@@ -14,6 +14,14 @@ urlpatterns = [
     path("loans/<int:pk>/", loans.LoanDetailView.as_view(), name="loan-detail"),
     path("loans/<int:pk>/documents/new/", loans.LoanDocumentUploadView.as_view(), name="loan-document-upload"),
     path("loans/<int:pk>/repayments/new/", repayments.RepaymentCreateView.as_view(), name="loan-repayment"),
+    path("loans/<int:pk>/prepayments/new/", money.PrepaymentView.as_view(), name="loan-prepayment"),
+    path("loans/<int:pk>/payoff/", money.PayoffView.as_view(), name="loan-payoff"),
+    path("loans/<int:pk>/overpayment/", money.OverpaymentView.as_view(), name="loan-overpayment"),
+    path(
+        "loans/<int:pk>/settlement-certificate/",
+        money.SettlementCertificateDownloadView.as_view(),
+        name="loan-settlement-certificate",
+    ),
     path("documents/<int:pk>/download/", loans.DocumentDownloadView.as_view(), name="document-download"),
     path("contracts/<int:pk>/download/", loans.ContractDownloadView.as_view(), name="contract-download"),
     path("customers/", customers.CustomerListView.as_view(), name="customer-list"),

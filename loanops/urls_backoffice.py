@@ -7,4 +7,6 @@ urlpatterns = [
     path("", include("reporting.urls_backoffice")),
     path("", include("underwriting.urls_backoffice")),
     path("", include("loan_collections.urls_backoffice")),
+    path("", include("notifications.urls_backoffice")),
+    path("", include("loan_collections.urls_post_loan")),
 ]

@@ -19,4 +19,9 @@ urlpatterns = [
     path("loans/<int:loan_id>/accept-offer/", views.OfferAcceptView.as_view(), name="offer-accept"),
     path("loans/<int:loan_id>/sign/", views.ContractSignView.as_view(), name="contract-sign"),
     path("contracts/<int:contract_id>/pdf/", views.ContractDownloadView.as_view(), name="contract-download"),
+    path(
+        "loans/<int:loan_id>/settlement-certificate/",
+        views.SettlementCertificateDownloadView.as_view(),
+        name="settlement-certificate",
+    ),
 ]

@@ -344,6 +344,7 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
     if status in SERVICING_VIEW_STATUSES:
         installments = list(servicing_selectors.schedule_current(loan))
         context["installments"] = installments
+        context["schedule_version"] = servicing_selectors.schedule_version_current_or_none(loan)
         context["repayments"] = list(loan.repayments.order_by("-paid_on", "-id"))
         context["paid_periods"] = sum(1 for row in installments if row.status == "paid")
     if status == S.REJECTED:
@@ -479,4 +480,20 @@ class ContractDownloadView(CustomerRequiredMixin, View):
             raise Http404(_("合同文件尚未生成")) from None
         return FileResponse(
             handle, content_type="application/pdf", as_attachment=False, filename=f"{contract.number}.pdf"
+        )
+
+
+class SettlementCertificateDownloadView(CustomerRequiredMixin, View):
+    """The customer's own settlement certificate (结清证明); anyone else's, or none yet, is 404."""
+
+    def get(self, request: HttpRequest, loan_id: int) -> FileResponse:
+        from servicing.models import SettlementCertificate
+
+        try:
+            certificate = servicing_selectors.settlement_certificate_get_for_actor(actor=request.user, loan_id=loan_id)
+            handle = certificate.file.open("rb")
+        except (SettlementCertificate.DoesNotExist, FileNotFoundError, ValueError):
+            raise Http404(_("没有找到结清证明")) from None
+        return FileResponse(
+            handle, content_type="application/pdf", as_attachment=False, filename=f"{certificate.number}.pdf"
         )

@@ -1,6 +1,8 @@
 """The repayment waterfall (还款冲抵顺序) — a pure function: no models, no database.
 
-Order (DESIGN.md §3, PRC Civil Code art. 561: costs, then interest, then principal):
+Default order (DESIGN.md §3, PRC Civil Code art. 561: costs, then interest, then principal); a product
+may set another order of the four components (``Product.allocation_order``, e.g. when the contract says
+principal first), which replaces fee → penalty → interest → principal below:
 
 1. Installments already due (``due_date <= as_of``) are settled component by component across all of
    them: every due installment's **fees** first (oldest installment first), then **penalty** interest,
@@ -18,7 +20,7 @@ because every input is already a cent amount.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -56,14 +58,20 @@ class Allocation:
     amount: Decimal
 
 
-def allocate(amount: Decimal, items: Iterable[Outstanding], *, as_of: date) -> tuple[list[Allocation], Decimal]:
+def allocate(
+    amount: Decimal, items: Iterable[Outstanding], *, as_of: date, order: Sequence[str] = COMPONENTS
+) -> tuple[list[Allocation], Decimal]:
     """Split ``amount`` over ``items`` (see the module docstring); return ``(allocations, surplus)``.
 
+    ``order`` is the component order (each of :data:`COMPONENTS` exactly once).
     ``sum(a.amount for a in allocations) + surplus == amount``; no allocation is zero or negative.
-    Raises :class:`ValueError` for a negative amount or a negative outstanding component.
+    Raises :class:`ValueError` for a negative amount, a negative outstanding component or a bad order.
     """
     if amount < 0:
         raise ValueError("amount must not be negative")
+    order = tuple(order)
+    if sorted(order) != sorted(COMPONENTS) or len(order) != len(COMPONENTS):
+        raise ValueError(f"allocation order must name each of {COMPONENTS} once, got {order!r}")
     ordered = sorted(items, key=lambda item: (item.due_date, item.period, item.key))
     for item in ordered:
         if any(getattr(item, component) < 0 for component in COMPONENTS):
@@ -81,13 +89,13 @@ def allocate(amount: Decimal, items: Iterable[Outstanding], *, as_of: date) -> t
             result.append(Allocation(item.key, component, portion))
             remaining -= portion
 
-    for component in COMPONENTS:
+    for component in order:
         for item in due:
             if remaining <= 0:
                 break
             take(item, component)
     for item in future:
-        for component in COMPONENTS:
+        for component in order:
             if remaining <= 0:
                 break
             take(item, component)

@@ -4,7 +4,6 @@ business date, reversal. Views validate input, call one service or selector, and
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.http import FileResponse, Http404, HttpResponse
@@ -37,6 +36,8 @@ from servicing.services import (
     business_date_set,
     idempotent_call,
     loan_payoff,
+    overpayment_apply,
+    overpayment_refund,
     prepayment_quote,
     prepayment_record,
     repayment_record,
@@ -153,6 +154,7 @@ class LoanScheduleApi(APIView):
         repayment_method = serializers.CharField()
         principal = Money()
         annual_rate = Rate()
+        apr = Rate(allow_null=True, help_text="Annualised rate (年化利率, IRR incl. fees) of the loan's offer")
         term_months = serializers.IntegerField()
         rows = InstallmentSerializer(many=True)
         summary = inline_serializer(
@@ -184,6 +186,7 @@ class LoanScheduleApi(APIView):
             "repayment_method": version.repayment_method,
             "principal": version.principal,
             "annual_rate": version.annual_rate,
+            "apr": loan.apr,
             "term_months": version.term_months,
             "rows": rows,
             "summary": summary,
@@ -520,7 +523,7 @@ class PrepaymentQuoteSerializer(serializers.Serializer):
 
 def prepayment_quote_data(loan_id: int, plan: Any) -> dict[str, Any]:
     start = plan.tail.kept_periods
-    rows = [dataclasses.replace(row, period=start + index) for index, row in enumerate(plan.rows, start=1)]
+    rows = [row._replace(period=start + index) for index, row in enumerate(plan.rows, start=1)]
     return {
         "loan_id": loan_id,
         "on": plan.on,
@@ -655,7 +658,7 @@ class LoanPayoffApi(APIView):
         responses={
             201: RepaymentSerializer,
             409: OpenApiResponse(description="loan_not_repayable"),
-            422: OpenApiResponse(description="payoff_amount_short, overpayment_held, idempotency_key_reused"),
+            422: OpenApiResponse(description="payoff_amount_short, idempotency_key_reused"),
             **ERRORS,
         },
     )
@@ -692,3 +695,72 @@ class LoanSettlementCertificateApi(APIView):
         return FileResponse(
             handle, content_type="application/pdf", as_attachment=True, filename=f"{certificate.number}.pdf"
         )
+
+
+# --- overpayment (溢缴款) -------------------------------------------------------------------
+
+
+class LoanOverpaymentApplyApi(APIView):
+    """Apply the loan's held overpayment to its installments (manager's decision)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoanOverpaymentApplyInput"
+
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_overpayment_apply",
+        request=InputSerializer,
+        responses={
+            201: RepaymentSerializer,
+            409: OpenApiResponse(description="loan_not_repayable"),
+            422: OpenApiResponse(description="nothing_to_apply"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, loan_id: int) -> Response:
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        repayment = overpayment_apply(actor=request.user, loan_id=loan.pk, **payload.validated_data)
+        repayment.loan.refresh_from_db(fields=["status"])
+        return Response(RepaymentSerializer(repayment_data(repayment)).data, status=201)
+
+
+class LoanOverpaymentRefundApi(APIView):
+    """Refund (part of) the loan's held overpayment to the borrower (manager's decision, reason required)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoanOverpaymentRefundInput"
+
+        amount = Money()
+        reason = serializers.CharField(max_length=2000)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoanOverpaymentRefundOutput"
+
+        loan_id = serializers.IntegerField()
+        entry = JournalEntrySerializer()
+        overpayment = Money()
+
+    @extend_schema(
+        tags=[TAG],
+        operation_id="loan_overpayment_refund",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 422: OpenApiResponse(description="refund_exceeds_overpayment"), **ERRORS},
+    )
+    def post(self, request: Request, loan_id: int) -> Response:
+        loan = loan_get_for_actor(actor=request.user, loan_id=loan_id)
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        entry = overpayment_refund(actor=request.user, loan_id=loan.pk, **payload.validated_data)
+        data = {"loan_id": loan.pk, "entry": entry, "overpayment": loan_balances(loan)["overpayment"]}
+        return Response(self.OutputSerializer(data).data, status=201)

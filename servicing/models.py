@@ -207,6 +207,7 @@ class RepaymentChannel(models.TextChoices):
     WECHAT = "wechat", _("微信支付")
     ALIPAY = "alipay", _("支付宝")
     COUNTER = "counter", _("柜台")
+    SUSPENSE = "suspense", _("溢缴款冲抵")  # held overpayment applied by a manager; never a customer channel
 
 
 class Repayment(models.Model):

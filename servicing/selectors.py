@@ -46,6 +46,7 @@ __all__ = [
     "repayment_get_for_actor",
     "schedule_current",
     "schedule_version_current",
+    "schedule_version_current_or_none",
     "settlement_certificate_get_for_actor",
     "trial_balance",
 ]
@@ -63,6 +64,10 @@ def _money() -> DecimalField:
 def schedule_version_current(loan: Loan) -> ScheduleVersion:
     """The loan's current schedule version; ``ScheduleVersion.DoesNotExist`` (→ 404) before disbursement."""
     return ScheduleVersion.objects.get(loan=loan, is_current=True)
+
+
+def schedule_version_current_or_none(loan: Loan) -> ScheduleVersion | None:
+    return ScheduleVersion.objects.filter(loan=loan, is_current=True).first()
 
 
 def schedule_current(loan: Loan) -> list[Installment]:

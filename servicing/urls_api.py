@@ -18,6 +18,14 @@ urlpatterns: list[URLPattern] = [
         api.LoanSettlementCertificateApi.as_view(),
         name="loan-settlement-certificate",
     ),
+    path(
+        "loans/<int:loan_id>/overpayment/apply/", api.LoanOverpaymentApplyApi.as_view(), name="loan-overpayment-apply"
+    ),
+    path(
+        "loans/<int:loan_id>/overpayment/refund/",
+        api.LoanOverpaymentRefundApi.as_view(),
+        name="loan-overpayment-refund",
+    ),
     path("business-date/", api.BusinessDateApi.as_view(), name="business-date"),
     path("repayments/<int:repayment_id>/reverse/", api.RepaymentReverseApi.as_view(), name="repayment-reverse"),
 ]

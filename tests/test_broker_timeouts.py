@@ -58,7 +58,7 @@ def test_enqueue_to_a_hung_broker_gives_up_quickly_and_the_change_commits(
 ) -> None:
     # The broker given to the constructor takes precedence over CELERY_BROKER_URL from the settings;
     # every other option (timeouts, retry policy) comes from the project settings under test.
-    app = Celery("hung-broker-test", broker=hung_broker)
+    app = Celery("hung-broker-test", broker=hung_broker, set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.task_always_eager = False
 

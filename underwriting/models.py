@@ -49,4 +49,5 @@ class RiskReview(models.Model):
         return f"{self.get_outcome_display()} {self.loan}"
 
 
+from underwriting import industry_restrictions  # noqa: E402, F401  (industry restriction models)
 from underwriting.assessment import *  # noqa: E402, F403  (risk assessment models; registered here)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from applications.models import ApplicantType, Loan, Product
 from applications.selectors import products_active
+from underwriting.industry_restrictions import industry_restriction_active, restricted_max_amount
 from underwriting.models import RiskReview
 
 #: code → (staff text, customer text). The customer text is polite and never reveals the rule that failed
@@ -115,7 +116,9 @@ def first_due_date_window(today: date | None = None) -> tuple[date, date]:
 def offer_defaults(loan: Loan) -> dict[str, Any]:
     """Suggested offer terms: what was asked for, within what risk approved and the product allows."""
     product = loan.product
-    principal = min(loan.requested_amount, loan_approved_amount(loan))
+    restriction = industry_restriction_active(loan.customer.industry)
+    limit = restricted_max_amount(product.max_amount, restriction)
+    principal = min(loan.requested_amount, loan_approved_amount(loan), limit)
     methods = list(product.repayment_methods or [])
     return {
         "principal": principal,

@@ -37,6 +37,11 @@ from loanops.money import to_decimal, to_money, to_rate
 from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule
 from loanops.types import RepaymentMethod
+from underwriting.industry_restrictions import (
+    industry_restriction_active,
+    restricted_max_amount,
+    restricted_offer_approved,
+)
 from underwriting.models import ApprovalStep, CreditReportSummary, RiskAssessment, RiskReview
 from underwriting.risk_services import assess, authority_rule
 from underwriting.selectors import REJECT_REASONS, add_months, first_due_date_window, loan_approved_amount
@@ -350,13 +355,21 @@ def loan_make_offer(
     product = loan.product
     errors = FieldErrors()
 
+    restriction = industry_restriction_active(loan.customer.industry)
     amount = _parse_amount(errors, "principal", principal)
     if amount is not None:
         approved = loan_approved_amount(loan)
+        limit = restricted_max_amount(product.max_amount, restriction)
         if amount > approved:
             errors.add("principal", f"本金不能超过批准金额 {approved:,} 元")
         elif not (product.min_amount <= amount <= product.max_amount):
             errors.add("principal", f"本金应在产品范围 {product.min_amount:,} 至 {product.max_amount:,} 元之间")
+        elif restriction is not None and amount > limit:
+            errors.add(
+                "principal",
+                f"借款人所在行业（{restriction.get_industry_display()}）已被限制，本金不能超过 {limit:,} 元"
+                f"（产品最高金额 × {restriction.factor.normalize()}）",
+            )
 
     rate = _parse_rate(errors, "annual_rate", annual_rate)
     if rate is not None and not (product.min_rate <= rate <= product.max_rate):
@@ -386,6 +399,12 @@ def loan_make_offer(
     clean_reason = _clean_text(errors, "reason", reason, label="说明", required=False)
     errors.raise_if_any()
     assert amount is not None and rate is not None and term is not None and due is not None
+    if restriction is not None and not restricted_offer_approved(loan):
+        raise DomainError(
+            f"借款人所在行业（{restriction.get_industry_display()}）已被限制，出具要约前需部门经理审批",
+            code="manager_approval_required",
+            extra={"industry": restriction.industry, "restriction_id": restriction.pk},
+        )
 
     apr = offer_apr(
         principal=amount,

@@ -220,6 +220,7 @@ class LoanDetailView(StaffPermissionMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from contracts.selectors import contract_current, disbursement_for
+        from notifications.selectors import loan_messages
         from servicing.selectors import schedule_current
         from underwriting.selectors import REJECT_REASONS, loan_reviews
 
@@ -276,6 +277,7 @@ class LoanDetailView(StaffPermissionMixin, View):
             "can_upload": user.has_perm("applications.add_loandocument")
             and loan.status in application_services.UPLOAD_STATUSES,
             "can_repay": user.has_perm("servicing.add_repayment") and loan.status in SERVICING_STATUSES,
+            "notifications": loan_messages(loan.pk),
         }
         return render(request, "backoffice/loan_detail.html", context)
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "loanops",
     "compliance",
+    "notifications",
     "applications",
     "underwriting",
     "contracts",
@@ -144,7 +145,30 @@ LOANOPS_SYSTEM_USERNAME = "system"
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
 LOANOPS_COB_STEPS: list[str] = [
     "loan_collections.steps.collections",
+    "loan_collections.reminders.REMINDERS_STEP",
+    "loan_collections.early_warning.EARLY_WARNING_STEP",
+    "loan_collections.staff_tasks.STAFF_TASKS_STEP",
 ]
+# Step 6 (reminders): days before a due date to remind (T−3, T−1, T0) and days after it to send an
+# overdue notice (D+1, D+3, D+7).
+LOANOPS_REMINDER_DAYS_BEFORE = [3, 1, 0]
+LOANOPS_OVERDUE_NOTICE_DAYS = [1, 3, 7]
+# Step 7 (early_warning): an industry whose overdue rate (M1+ principal / outstanding principal) is above
+# the warning threshold alerts the managers; above the restriction threshold its new offers get at most the
+# product's maximum × the factor and need a manager's approval.
+LOANOPS_EARLY_WARNING_THRESHOLD = "0.05"
+LOANOPS_EARLY_RESTRICTION_THRESHOLD = "0.10"
+LOANOPS_EARLY_RESTRICTION_FACTOR = "0.5"
+# Step 8 (staff_tasks): return visit (回访) this many days after disbursement; post-loan review (贷后检查)
+# every N months for loans with at least this principal.
+LOANOPS_RETURN_VISIT_DAYS = 7
+LOANOPS_POST_LOAN_REVIEW_MONTHS = 3
+LOANOPS_POST_LOAN_REVIEW_MIN_PRINCIPAL = "300000.00"
+
+# Notifications (transactional outbox, notifications app).
+LOANOPS_SMS_PROVIDER = os.environ.get("LOANOPS_SMS_PROVIDER", "notifications.channels.LoggingSmsProvider")
+LOANOPS_OUTBOX_MAX_ATTEMPTS = 8  # a message still failing after this many tries is marked failed
+LOANOPS_OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles with each further failure
 # Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection
 # and the 2026 banking-association guideline, always applied in Asia/Shanghai time.
 LOANOPS_COLLECTION_POLICY = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -144,8 +143,8 @@ def test_fast_row_constructor_builds_ordinary_rows() -> None:
     assert type(row) is ScheduleRow
     assert row == ScheduleRow(*values)
     assert hash(row) == hash(ScheduleRow(*values))
-    assert dataclasses.astuple(row) == values
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert tuple(row) == values and row.total == D("3.00") and row._fields[-1] == "remaining"
+    with pytest.raises(AttributeError):
         row.total = D("0")  # type: ignore[misc]
 
 
@@ -283,22 +282,25 @@ def test_all_bad_fields_are_reported_together() -> None:
 
 
 @pytest.mark.parametrize(
-    ("principal", "rate", "term", "method"),
+    ("principal", "rate", "term", "method", "period"),
     [
-        ("0.05", "0", 6, "equal_installment"),  # 0.00833 → 0.01 a month: paid off in period 5
-        ("0.01", "0", 2, "equal_principal"),  # 0.005 → 0.01: paid off in period 1
-        ("0.05", "0.12", 10, "equal_principal"),
-        ("1.00", "0", 199, "equal_installment"),  # 0.005025 → 0.01 × 100 = 1.00 in period 100
+        ("0.05", "0", 6, "equal_installment", 5),  # 0.00833 → 0.01 a month: paid off in period 5
+        ("0.01", "0", 2, "equal_principal", 1),  # 0.005 → 0.01: paid off in period 1
+        ("0.05", "0.12", 10, "equal_principal", 5),
+        ("1.00", "0", 199, "equal_installment", 100),  # 0.005025 → 0.01 × 100 = 1.00 in period 100
         # high rate × long term: the installment's rounding (+0.0049) compounds to more than the last
         # balance, so an ordinary-looking loan is paid off in period 253 of 254
-        ("5000.01", "0.359934", 254, "equal_installment"),
+        ("5000.01", "0.359934", 254, "equal_installment", 253),
     ],
 )
-def test_infeasible_schedules_are_refused_with_422(principal: str, rate: str, term: int, method: str) -> None:
+def test_infeasible_schedules_are_refused_with_422(
+    principal: str, rate: str, term: int, method: str, period: int
+) -> None:
     with pytest.raises(DomainError) as exc:
         schedule(principal, rate, term, method)
     assert exc.value.code == "schedule_infeasible"
     assert exc.value.http_status == 422
+    assert exc.value.extra == {"period": period}
     assert not isinstance(exc.value, InputError)
 
 

@@ -11,8 +11,9 @@ Accounting convention (kept in step with ``servicing.selectors.ledger_check``):
   ``interest:<installment id>``, so it can never be booked twice. There is no daily accrual into the
   ledger: the payoff quote computes the current period's accrued interest on the fly.
 * **Repayment** — Dr cash_clearing / Cr fee, penalty, interest and principal receivable as allocated
-  (PRC Civil Code art. 561 order, see ``servicing.allocation``), Cr overpayment for a surplus left once
-  every installment is paid.
+  (PRC Civil Code art. 561 order, see ``servicing.allocation``) over the due installments and the next
+  one; Cr overpayment (suspense) for the rest, applied by ``overpayment_apply`` or refunded by
+  ``overpayment_refund`` (Dr overpayment / Cr cash_clearing), both a manager's decision.
 * **Reversal** — the mirror entry of the repayment (kind ``reversal``, ``reverses=``), never an UPDATE.
 * **Penalty (罚息)** — ``penalties_accrue(business_date=D)`` accrues daily on overdue principal (and
   overdue interest when the product compounds) at contract rate × (1 + surcharge) / 360, keeps the exact
@@ -32,6 +33,7 @@ from servicing.services.business_date import business_date_get, business_date_se
 from servicing.services.closing import loan_archive, loan_settle
 from servicing.services.disbursement import loan_disburse
 from servicing.services.idempotency import StoredResponse, idempotent_call, request_fingerprint
+from servicing.services.overpayment import overpayment_apply, overpayment_refund
 from servicing.services.payoff import loan_payoff
 from servicing.services.prepayments import prepayment_quote, prepayment_record
 from servicing.services.repayments import repayment_record, repayment_reverse
@@ -47,6 +49,8 @@ __all__ = [
     "loan_disburse",
     "loan_payoff",
     "loan_settle",
+    "overpayment_apply",
+    "overpayment_refund",
     "penalties_accrue",
     "prepayment_quote",
     "prepayment_record",

@@ -16,13 +16,14 @@ Ledger, in the same transaction:
   (Dr interest_income / Cr interest_receivable) — unbooked interest simply never reaches the ledger;
 * the prepayment fee is posted as a fee (Dr fee_receivable / Cr fee_income) with ``fee_due`` on the
   current installment;
-* the payment itself is an ordinary repayment over the new version (art. 561 waterfall, interest booked
-  as it is paid); any surplus over the quote is held as overpayment (溢缴款);
+* overpayment held for the borrower is applied first (the quote deducts it), then the payment itself is
+  a repayment over the new version (art. 561 waterfall, interest booked as it is paid); any surplus
+  over the quote is held as overpayment (溢缴款);
 * the loan is settled through ``loan_transition("settle")`` and the settlement certificate is issued.
 
 ``check_ledger`` agrees with the new version at every step. Refusals (nothing written): bad input (400),
 a loan that is not active/overdue (409 ``loan_not_repayable``), an amount below the quote (422
-``payoff_amount_short``), a held overpayment credit (422 ``overpayment_held``: apply or refund it first).
+``payoff_amount_short``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from servicing.services.business_date import business_date_get
 from servicing.services.closing import settle_if_paid
 from servicing.services.common import installment_status, installments_for_update
 from servicing.services.ledger import EntrySpec, Posting, journal_post, journal_post_many
+from servicing.services.overpayment import overpayment_apply_locked
 from servicing.services.repayments import post_payment, validate_payment
 from servicing.services.schedules import copy_installment, version_write
 
@@ -98,14 +100,8 @@ def loan_payoff(
             extra={"status": loan.status},
         )
     held = loan_balances(loan)["overpayment"]
-    if held > 0:
-        raise DomainError(
-            f"该贷款有溢缴款 {held} 元挂账，请先冲抵或退还后再办理结清",
-            code="overpayment_held",
-            extra={"overpayment": held},
-        )
     installments = installments_for_update(loan)
-    plan = payoff_plan(loan=loan, installments=installments, on=today, overpayment=ZERO)
+    plan = payoff_plan(loan=loan, installments=installments, on=today, overpayment=held)
     if value < plan.total:
         raise DomainError(
             f"结清金额不足：应付 {plan.total} 元，实付 {value} 元",
@@ -157,6 +153,8 @@ def loan_payoff(
             actor=actor,
             memo="提前结清手续费",
         )
+    if held > 0:  # the held credit pays first (the quote deducted it)
+        overpayment_apply_locked(actor=actor, loan=loan, today=today, reason="提前结清")
     current = installments_for_update(loan)
     repayment = post_payment(
         actor=actor,
@@ -168,6 +166,7 @@ def loan_payoff(
         reference=reference,
         today=today,
         action="loan.payoff",
+        allocate_all=True,
     )
     settled = settle_if_paid(loan, current, actor=actor, on=paid_on, reason=str(reason or "").strip() or "提前结清")
     if not settled:  # the plan covers every installment, so this cannot happen unless the figures disagree

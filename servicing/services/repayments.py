@@ -7,7 +7,7 @@ Accounting of a repayment of A (one entry, kind ``repayment``)::
         Cr penalty_receivable     penalty allocated
         Cr interest_receivable    interest allocated
         Cr principal_receivable   principal allocated
-        Cr overpayment            surplus once every installment is paid (溢缴款挂账)
+        Cr overpayment            what is beyond the due installments and the next one (溢缴款挂账)
 
 Interest is receivable only once booked (see ``servicing.services`` docstring): before allocating, the
 interest of every installment that is due on the business date, or that receives part of this payment,
@@ -47,13 +47,14 @@ from servicing.models import (
     RepaymentAllocation,
     RepaymentChannel,
 )
+from servicing.selectors import loan_balances
 from servicing.services.business_date import business_date_get
 from servicing.services.closing import settle_if_paid
 from servicing.services.common import installment_status, installments_for_update
 from servicing.services.ledger import Posting, interest_book, journal_post, mirror
 from servicing.settlement_models import Prepayment
 
-__all__ = ["post_payment", "repayment_record", "repayment_reverse", "validate_payment"]
+__all__ = ["outstanding_of", "post_payment", "repayment_record", "repayment_reverse", "validate_payment"]
 
 _MAX_AMOUNT = Decimal(10) ** (MONEY_MAX_DIGITS - 2) - Decimal("0.01")
 
@@ -65,7 +66,7 @@ _RECEIVABLE: dict[str, str] = {
 }
 
 
-def _outstanding(item: Installment) -> Outstanding:
+def outstanding_of(item: Installment) -> Outstanding:
     return Outstanding(
         key=item.pk,
         period=item.period,
@@ -98,7 +99,7 @@ def validate_payment(
         errors.add("paid_on", "请输入有效的还款日期（YYYY-MM-DD）")
     elif paid_on > today:
         errors.add("paid_on", f"还款日期不能晚于当前营业日 {today.isoformat()}")
-    if channel not in RepaymentChannel.values:
+    if channel not in RepaymentChannel.values or channel == RepaymentChannel.SUSPENSE:
         errors.add("channel", "不支持的还款渠道")
     reference = str(reference or "").strip()
     if len(reference) > 64:
@@ -129,7 +130,7 @@ def repayment_record(
         amount=amount, paid_on=paid_on, channel=channel, reference=reference, today=today
     )
     loan_get_for_actor(actor=actor, loan_id=loan_id)
-    loan = loans_for_update().get(pk=loan_id)
+    loan = loans_for_update().select_related("product").get(pk=loan_id)
     if loan.status not in SERVICING_STATUSES:
         raise InvalidTransition(
             f"贷款当前状态为「{LoanStatus(loan.status).label}」，不能登记还款",
@@ -167,15 +168,33 @@ def post_payment(
     reference: str,
     today: date,
     action: str = "repayment.record",
+    allocate_all: bool = False,
+    debit_account: str = Account.CASH_CLEARING,
 ) -> Repayment:
     """Allocate ``value`` over the locked ``installments`` and post it (the body of ``repayment_record``).
+
+    Only what is due (installments due on ``today``) and the **next** installment (the first one not yet
+    due that is not paid) take the money; the rest is held in suspense (``overpayment``, 溢缴款) — unless the amount
+    covers every installment of the schedule, which it then pays in full (the loan settles) — until a
+    manager applies it to later installments or refunds it (``overpayment_apply`` / ``overpayment_refund``).
+    ``allocate_all`` lets every installment take money (payoff, applying held credit). ``debit_account``
+    is where the money comes from (cash, or the held overpayment when applying it).
 
     The caller has checked the input and the loan's state and locked loan and installments; it settles
     the loan afterwards if it should. Also used by the payoff (``loan_payoff``).
     """
     by_id = {item.pk: item for item in installments}
+    open_items = sorted((item for item in installments if item.outstanding > 0), key=lambda item: item.period)
+    if value >= sum((item.outstanding for item in open_items), ZERO):
+        allocate_all = True  # it pays off the whole schedule (as scheduled): nothing to hold but the surplus
+    if not allocate_all:
+        upcoming = [item for item in open_items if item.due_date > today][:1]
+        open_items = [item for item in open_items if item.due_date <= today] + upcoming
     allocations, surplus = allocate(
-        value, [_outstanding(item) for item in installments if item.outstanding > 0], as_of=today
+        value,
+        [outstanding_of(item) for item in open_items],
+        as_of=today,
+        order=loan.product.allocation_order,
     )
 
     # Book interest that is due today or being paid now and was not booked yet.
@@ -204,7 +223,7 @@ def post_payment(
         ["principal_paid", "interest_paid", "fee_paid", "penalty_paid", "status", "paid_on"],
     )
 
-    postings = [Posting(Account.CASH_CLEARING, debit=value)]
+    postings = [Posting(debit_account, debit=value)]
     postings += [Posting(_RECEIVABLE[component], credit=total) for component, total in totals.items()]
     if surplus:
         postings.append(Posting(Account.OVERPAYMENT, credit=surplus))
@@ -264,6 +283,11 @@ def repayment_reverse(*, actor: Any, repayment_id: int, reason: str) -> Repaymen
     repayment = Repayment.objects.select_for_update(of=("self",)).select_related("journal_entry").get(pk=repayment_id)
     if repayment.reversed_at is not None:
         raise DomainError("该笔还款已冲正", code="already_reversed")
+    held_by_it = sum(
+        (a.amount for a in repayment.allocations.all() if a.component == AllocationComponent.OVERPAYMENT), ZERO
+    )
+    if held_by_it and loan_balances(loan)["overpayment"] < held_by_it:
+        raise DomainError("该笔还款的溢缴款已被冲抵或退还，请先冲正冲抵/退还后再冲正本笔还款", code="overpayment_used")
     if Prepayment.objects.filter(repayment=repayment).exists():
         raise DomainError(
             "提前还款已生成新的还款计划，不能直接冲正",

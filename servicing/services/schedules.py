@@ -38,7 +38,6 @@ Typical use (an extension by three months, in the caller's service)::
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -190,8 +189,8 @@ def tail_rows(
         principal=principal, annual_rate=annual_rate, term_months=periods, method=method, first_due_date=dates[0]
     )
     if method == RepaymentMethod.BULLET:
-        return [dataclasses.replace(rows[0], due_date=dates[-1])]
-    return [dataclasses.replace(row, due_date=day) for row, day in zip(rows, dates, strict=True)]
+        return [rows[0]._replace(due_date=dates[-1])]
+    return [row._replace(due_date=day) for row, day in zip(rows, dates, strict=True)]
 
 
 def copy_installment(item: Installment) -> Installment:

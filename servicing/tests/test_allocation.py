@@ -112,3 +112,62 @@ def test_nothing_due_pays_the_next_installment() -> None:
 def test_negative_amount_is_refused() -> None:
     with pytest.raises(ValueError):
         allocate(D("-1.00"), ITEMS, as_of=AS_OF)
+
+
+PRINCIPAL_FIRST = ("principal", "interest", "penalty", "fee")
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        ("950.00", [(1, "principal", "900.00"), (2, "principal", "50.00")]),
+        (
+            "2000.00",
+            [
+                (1, "principal", "900.00"),
+                (2, "principal", "910.00"),
+                (1, "interest", "100.00"),
+                (2, "interest", "90.00"),
+            ],
+        ),
+        # the future installment also takes its components in the product's order
+        (
+            "2018.00",
+            [
+                (1, "principal", "900.00"),
+                (2, "principal", "910.00"),
+                (1, "interest", "100.00"),
+                (2, "interest", "90.00"),
+                (1, "penalty", "5.00"),
+                (2, "penalty", "3.00"),
+                (1, "fee", "10.00"),
+            ],
+        ),
+        (
+            "2100.00",
+            [
+                (1, "principal", "900.00"),
+                (2, "principal", "910.00"),
+                (1, "interest", "100.00"),
+                (2, "interest", "90.00"),
+                (1, "penalty", "5.00"),
+                (2, "penalty", "3.00"),
+                (1, "fee", "10.00"),
+                (3, "principal", "82.00"),
+            ],
+        ),
+    ],
+)
+def test_a_product_order_replaces_the_default(amount, expected):
+    allocations, surplus = allocate(D(amount), ITEMS, as_of=AS_OF, order=PRINCIPAL_FIRST)
+    assert allocations == [Allocation(k, c, D(a)) for k, c, a in expected]
+    assert sum(a.amount for a in allocations) + surplus == D(amount)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("fee", "penalty", "interest"), ("fee", "fee", "interest", "principal"), ("fee", "penalty", "x", "principal")],
+)
+def test_a_bad_order_is_refused(order):
+    with pytest.raises(ValueError):
+        allocate(D("1.00"), ITEMS, as_of=AS_OF, order=order)

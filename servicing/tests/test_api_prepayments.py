@@ -137,3 +137,31 @@ def test_payoff_api_settles_and_the_certificate_is_downloadable(api, active_loan
     make_customer(user=stranger)
     api.force_authenticate(stranger)
     assert api.get(url("loan-settlement-certificate", loan_id=active_loan.pk)).status_code == 404
+
+
+def test_overpayment_apply_and_refund_api(api, active_loan, ops, manager):
+    repayment_record(
+        actor=ops, loan_id=active_loan.pk, amount="3000.00", paid_on=date(2025, 1, 15), channel="bank_transfer"
+    )
+    api.force_authenticate(ops)
+    assert (
+        api.post(url("loan-overpayment-refund", loan_id=active_loan.pk), {"amount": "1.00", "reason": "x"}).status_code
+        == 403
+    )
+    api.force_authenticate(manager)
+    refund = api.post(
+        url("loan-overpayment-refund", loan_id=active_loan.pk),
+        {"amount": "933.81", "reason": "客户申请"},
+        format="json",
+    )
+    assert refund.status_code == 201, refund.content
+    assert refund.json()["overpayment"] == "1000.00" and refund.json()["entry"]["kind"] == "refund"
+    too_much = api.post(
+        url("loan-overpayment-refund", loan_id=active_loan.pk), {"amount": "1000.01", "reason": "x"}, format="json"
+    )
+    assert too_much.status_code == 422 and too_much.json()["code"] == "refund_exceeds_overpayment"
+    applied = api.post(url("loan-overpayment-apply", loan_id=active_loan.pk), {}, format="json")
+    assert applied.status_code == 201, applied.content
+    assert applied.json()["channel"] == "suspense" and applied.json()["amount"] == "1000.00"
+    again = api.post(url("loan-overpayment-apply", loan_id=active_loan.pk), {}, format="json")
+    assert again.status_code == 422 and again.json()["code"] == "nothing_to_apply"

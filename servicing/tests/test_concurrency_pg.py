@@ -74,14 +74,16 @@ def test_different_keys_on_one_loan_are_serialised(active_loan, ops):
     assert [r[0] if isinstance(r, tuple) else r for r in results] == [201] * THREADS
     assert Repayment.objects.filter(loan=active_loan).count() == THREADS
     installments = schedule_current(active_loan)
-    assert sum(i.total_paid for i in installments) == Decimal("1600.00")
     assert sum(
         RepaymentAllocation.objects.filter(repayment__loan=active_loan).values_list("amount", flat=True), Decimal(0)
     ) == Decimal("1600.00")
-    # Sequential waterfall: period 1 fully paid (1 066.19), the rest on period 2, interest first.
+    # Sequential waterfall: period 1 fully paid (1 066.19) by the first 11 payments — the 11th pays its
+    # last 66.19 and, being beyond the next installment, holds 33.81 in suspense —, the last 5 on period 2.
     first, second = installments[:2]
     assert first.total_paid == first.total_due
-    assert (second.interest_paid, second.principal_paid) == (Decimal("110.54"), Decimal("423.27"))
+    assert (second.interest_paid, second.principal_paid) == (Decimal("110.54"), Decimal("389.46"))
+    assert sum(i.total_paid for i in installments) == Decimal("1566.19")
+    assert loan_balances(active_loan)["overpayment"] == Decimal("33.81")
 
 
 def test_batch_and_repayments_book_interest_once(active_loan, ops):

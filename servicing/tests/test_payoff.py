@@ -145,9 +145,11 @@ def test_refusals_write_nothing(active_loan, ops, loan_factory):
 
 
 def test_a_final_ordinary_repayment_also_issues_the_certificate(active_loan, ops):
+    set_business_date(date(2026, 1, 15))
+    installments_fall_due(business_date=date(2026, 1, 15))
     total = sum(i.total_due for i in schedule_current(active_loan))
     repayment_record(
-        actor=ops, loan_id=active_loan.pk, amount=str(total), paid_on=date(2025, 1, 15), channel="bank_transfer"
+        actor=ops, loan_id=active_loan.pk, amount=str(total), paid_on=date(2026, 1, 15), channel="bank_transfer"
     )
     certificate = SettlementCertificate.objects.get(loan=active_loan)
     assert certificate.principal_paid == D("12000.00") and certificate.total_paid == total

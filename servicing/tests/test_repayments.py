@@ -45,6 +45,15 @@ def pay(loan, actor, amount, paid_on=None, **kwargs):
     )
 
 
+def pay_everything(loan, actor, extra="0.00"):
+    """Move to the last due date (everything due) and pay all of it (plus ``extra``)."""
+    last = schedule_current(loan)[-1].due_date
+    set_business_date(last)
+    installments_fall_due(business_date=last)
+    total = sum(i.outstanding for i in schedule_current(loan))
+    return pay(loan, actor, str(total + D(extra)), last)
+
+
 def allocations(repayment):
     return [
         (a.installment.period if a.installment else None, a.component, a.amount)
@@ -126,11 +135,10 @@ def test_allocation_order_over_overdue_installments(active_loan, ops, amount, ex
 
 
 def test_full_repayment_settles_and_overpayment_goes_to_suspense(active_loan, ops):
-    total_due = sum(i.total_due for i in schedule_current(active_loan))
-    repayment = pay(active_loan, ops, str(total_due + D("100.00")), date(2025, 1, 15))
+    repayment = pay_everything(active_loan, ops, extra="100.00")
     active_loan.refresh_from_db()
     assert active_loan.status == LoanStatus.SETTLED
-    assert active_loan.settled_on == date(2025, 1, 15)
+    assert active_loan.settled_on == date(2026, 1, 15)
     assert all(i.status == InstallmentStatus.PAID for i in schedule_current(active_loan))
     assert RepaymentAllocation.objects.get(repayment=repayment, component="overpayment").amount == D("100.00")
     balances = loan_balances(active_loan)
@@ -147,8 +155,7 @@ def test_settlement_by_a_clerk_without_settle_permission_runs_as_system(active_l
         Permission.objects.get(codename="add_repayment"), Permission.objects.get(codename="view_loan")
     )
     clerk = get_user_model().objects.get(pk=clerk.pk)
-    total_due = sum(i.total_due for i in schedule_current(active_loan))
-    pay(active_loan, clerk, str(total_due))
+    pay_everything(active_loan, clerk)
     event = LoanStageEvent.objects.get(loan=active_loan, transition="settle")
     assert event.actor.username == "system"
 
@@ -240,8 +247,7 @@ def test_reversal_needs_a_reason_and_a_manager(active_loan, ops, manager):
 
 
 def test_reversal_on_a_settled_loan_is_refused(active_loan, ops, manager):
-    total_due = sum(i.total_due for i in schedule_current(active_loan))
-    repayment = pay(active_loan, ops, str(total_due))
+    repayment = pay_everything(active_loan, ops)
     with pytest.raises(DomainError) as info:
         repayment_reverse(actor=manager, repayment_id=repayment.pk, reason="误操作")
     assert info.value.code == "loan_closed"
@@ -251,8 +257,7 @@ def test_settle_refuses_outstanding_balance_then_archive(active_loan, ops):
     with pytest.raises(DomainError) as info:
         loan_settle(actor=ops, loan_id=active_loan.pk)
     assert info.value.code == "outstanding_balance"
-    total_due = sum(i.total_due for i in schedule_current(active_loan))
-    pay(active_loan, ops, str(total_due))
+    pay_everything(active_loan, ops)
     loan = loan_archive(actor=ops, loan_id=active_loan.pk, reason="归档")
     assert loan.status == LoanStatus.ARCHIVED
 
@@ -270,3 +275,28 @@ def test_installments_fall_due_is_idempotent(active_loan, loan_factory, manager)
     assert again == {"interest_booked": 0, "became_due": 0}
     assert loan_balances(active_loan)["interest_receivable"] == D("120.00") + D("110.54")
     assert Installment.objects.filter(interest_booked=True).count() == 3
+
+
+def test_product_allocation_order_is_used_and_validated(active_loan, ops):
+    from django.core.exceptions import ValidationError
+
+    from applications.models import Product
+
+    product = Product.objects.get(pk=active_loan.product_id)
+    product.allocation_order = ["principal", "interest", "penalty", "fee"]
+    product.full_clean()
+    product.save(update_fields=["allocation_order"])
+    set_business_date(date(2025, 3, 20))
+    installments_fall_due(business_date=date(2025, 3, 20))
+    first = schedule_current(active_loan)[0]
+    charge(first, "fee", "20.00")
+    repayment = pay(active_loan, ops, "2000.00", date(2025, 3, 20))
+    assert allocations(repayment) == [
+        (1, "principal", D("946.19")),
+        (2, "principal", D("955.65")),
+        (1, "interest", D("98.16")),
+    ]
+    product.allocation_order = ["fee", "interest", "principal"]
+    with pytest.raises(ValidationError) as info:
+        product.full_clean()
+    assert "allocation_order" in info.value.message_dict

@@ -291,13 +291,12 @@ class Command(BaseCommand):
         loan.refresh_from_db()
         if target == "active":
             return loan
-        # Pay every installment in full: the repayment service settles the loan when nothing is left.
-        outstanding = sum((row.outstanding for row in servicing_selectors.schedule_current(loan)), Decimal("0"))
-        servicing_services.repayment_record(
+        # Pay off early (提前结清): the payoff settles the loan and issues its settlement certificate.
+        quote = servicing_selectors.payoff_quote(loan=loan, on=servicing_services.business_date_get())
+        servicing_services.loan_payoff(
             actor=ops,
             loan_id=loan.pk,
-            amount=outstanding,
-            paid_on=servicing_services.business_date_get(),
+            amount=quote["total"],
             channel="bank_transfer",
             reference=f"DEMO-{loan.pk}",
         )

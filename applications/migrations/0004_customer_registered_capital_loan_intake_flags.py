@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0002_product_eligibility_loan_rate_cap'),
+        ('applications', '0003_product_allocation_order'),
     ]
 
     operations = [

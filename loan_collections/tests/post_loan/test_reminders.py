@@ -1,0 +1,135 @@
+"""COB step 6: reminders T−3, T−1, T0 and overdue notices D+1, D+3, D+7 — each exactly once, via the outbox."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from applications.models import Loan
+from loan_collections.post_loan import Reminder, ReminderKind
+from loan_collections.reminders import REMINDERS_STEP, reminders_queue
+from notifications.channels import LoggingSmsProvider
+from notifications.models import Channel, OutboxMessage, OutboxStatus
+from notifications.services import outbox_relay
+from servicing.tests.conftest import START, set_business_date
+
+pytestmark = pytest.mark.django_db
+
+FIRST_DUE = date(2025, 2, 15)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _disburse(loan_factory: Any, manager: Any, **kwargs: Any) -> Loan:
+    from servicing.services import loan_disburse
+
+    loan = loan_factory(**kwargs)
+    return loan_disburse(actor=manager, loan_id=loan.pk)
+
+
+def test_t_minus_3_reminder_with_amount_and_due_date(active_loan: Loan) -> None:
+    assert reminders_queue(business_date=date(2025, 2, 12)) == 1
+    reminder = Reminder.objects.get()
+    assert (reminder.kind, reminder.offset_days, reminder.channel) == (ReminderKind.DUE_SOON, -3, Channel.SMS)
+    message = OutboxMessage.objects.get(kind="reminder.due_soon")
+    assert message.loan_id == active_loan.pk
+    assert message.recipient == active_loan.customer.phone
+    assert message.status == OutboxStatus.PENDING
+    assert "1,066.19 元" in message.body and "2025年2月15日" in message.body and "第 1 期" in message.body
+    assert message.dedupe_key == f"reminder:{reminder.installment_id}:2025-02-12:sms"
+
+
+def test_same_date_twice_sends_nothing_more(active_loan: Loan) -> None:
+    assert REMINDERS_STEP.run(business_date=FIRST_DUE, id_range=None) == 1
+    assert REMINDERS_STEP.run(business_date=FIRST_DUE, id_range=None) == 0
+    assert Reminder.objects.count() == 1 and OutboxMessage.objects.filter(kind__startswith="reminder").count() == 1
+
+
+def test_every_offset_once_over_a_run_of_dates_and_a_rerun_of_them(active_loan: Loan) -> None:
+    days = _days(date(2025, 2, 1), date(2025, 2, 28))
+    assert sum(reminders_queue(business_date=day) for day in days) == 6
+    # Overlapping catch-up: the same dates again (and beyond) add nothing for those dates.
+    assert sum(reminders_queue(business_date=day) for day in days) == 0
+    sent = list(Reminder.objects.order_by("reminder_date").values_list("reminder_date", "offset_days", "kind"))
+    assert sent == [
+        (date(2025, 2, 12), -3, "due_soon"),
+        (date(2025, 2, 14), -1, "due_soon"),
+        (date(2025, 2, 15), 0, "due_today"),
+        (date(2025, 2, 16), 1, "overdue"),
+        (date(2025, 2, 18), 3, "overdue"),
+        (date(2025, 2, 22), 7, "overdue"),
+    ]
+    notice = OutboxMessage.objects.get(kind="reminder.overdue", dedupe_key__contains="2025-02-22")
+    assert "已逾期 7 天" in notice.body and "尚欠 1,066.19 元" in notice.body
+
+
+def test_email_too_when_the_customer_has_one(active_loan: Loan) -> None:
+    customer = active_loan.customer
+    customer.email = "borrower@example.com"
+    customer.save(update_fields=["email"])
+    assert reminders_queue(business_date=FIRST_DUE) == 2
+    email = OutboxMessage.objects.get(channel=Channel.EMAIL)
+    assert email.recipient == "borrower@example.com" and "今日还款" in email.subject
+    assert set(Reminder.objects.values_list("channel", flat=True)) == {"sms", "email"}
+
+
+def test_paid_installments_and_closed_loans_get_nothing(
+    active_loan: Loan, loan_factory: Any, manager: Any, ops: Any
+) -> None:
+    from servicing.services import repayment_record
+
+    set_business_date(date(2025, 2, 10))
+    repayment_record(
+        actor=ops, loan_id=active_loan.pk, amount="1066.19", paid_on=date(2025, 2, 10), channel="bank_transfer"
+    )
+    assert reminders_queue(business_date=date(2025, 2, 12)) == 0
+    # Period 2 is still reminded.
+    assert reminders_queue(business_date=date(2025, 3, 12)) == 1
+    other = _disburse(loan_factory, manager)
+    Loan.objects.filter(pk=other.pk).update(status="settled")
+    assert reminders_queue(business_date=date(2025, 4, 12)) == 1  # only active_loan's period 3
+    assert not Reminder.objects.filter(loan=other).exists()
+
+
+def test_chunks_touch_only_their_loan_id_range(active_loan: Loan, loan_factory: Any, manager: Any) -> None:
+    second = _disburse(loan_factory, manager)
+    lo, hi = sorted([active_loan.pk, second.pk])
+    assert reminders_queue(business_date=FIRST_DUE, id_range=(lo, lo + 1)) == 1
+    assert list(Reminder.objects.values_list("loan_id", flat=True)) == [lo]
+    assert reminders_queue(business_date=FIRST_DUE, id_range=(lo + 1, hi + 1)) == 1
+    assert reminders_queue(business_date=FIRST_DUE, id_range=(lo, hi + 1)) == 0
+
+
+def test_offsets_are_settings(active_loan: Loan, settings: Any) -> None:
+    settings.LOANOPS_REMINDER_DAYS_BEFORE = [5]
+    settings.LOANOPS_OVERDUE_NOTICE_DAYS = [2]
+    days = _days(date(2025, 2, 1), date(2025, 2, 28))
+    assert sum(reminders_queue(business_date=day) for day in days) == 2
+    assert sorted(Reminder.objects.values_list("offset_days", flat=True)) == [-5, 2]
+
+
+def test_set_based_query_count_does_not_grow_with_loans(
+    active_loan: Loan, loan_factory: Any, manager: Any, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(5):
+        _disburse(loan_factory, manager)
+    with django_assert_max_num_queries(8):
+        assert reminders_queue(business_date=FIRST_DUE) == 6
+
+
+def test_relay_sends_the_reminders_once(active_loan: Loan) -> None:
+    LoggingSmsProvider.sent.clear()
+    reminders_queue(business_date=FIRST_DUE)
+    reminders_queue(business_date=FIRST_DUE)
+    assert outbox_relay().sent == 1
+    assert outbox_relay().sent == 0
+    assert [sms.phone for sms in LoggingSmsProvider.sent] == [active_loan.customer.phone]
+    assert "今天（2025年2月15日）" in LoggingSmsProvider.sent[0].text
+
+
+def test_business_date_fixture_is_the_disbursement_day(business_date: date) -> None:
+    assert business_date == START
