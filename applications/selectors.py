@@ -120,8 +120,9 @@ def document_label(doc_type: str, applicant_type: str) -> str:
 
 def supplement_rounds_per_month(*, months: int = 6, today: date | None = None) -> list[dict[str, Any]]:
     """KPI: supplement rounds requested per calendar month (and how many applications they concerned),
-    the last `months` months up to `today`, oldest first, months without a round included. One query."""
-    today = today or intake_business_date()
+    the last `months` months up to `today`, oldest first, months without a round included. One query.
+    Calendar months of the wall clock: `requested_at` is a real timestamp, not a business date."""
+    today = today or timezone.localdate()
     first = date(today.year, today.month, 1)
     for _step in range(months - 1):
         first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
