@@ -21,13 +21,13 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from applications.lifecycle import loans_for_update
-from applications.models import Loan, LoanStatus
+from applications.models import Industry, Loan, LoanStatus
 from applications.selectors import loan_get_for_actor, loans_visible_to
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
 from compliance.blacklist import blacklist_match
 from loanops.exceptions import DomainError, InputError, InvalidTransition
-from loanops.money import to_decimal, to_money
+from loanops.money import format_rate_percent, to_decimal, to_money
 from underwriting.assessment import (
     GRADES,
     ApprovalAuthority,
@@ -35,6 +35,7 @@ from underwriting.assessment import (
     RiskAssessment,
     Scorecard,
 )
+from underwriting.industry_restrictions import industry_restriction_active
 from underwriting.scoring import (
     DEFAULT_SCORECARD,
     KNOCKOUT,
@@ -320,12 +321,19 @@ def blacklist_hit(loan: Loan) -> str:
 
 
 def industry_warning_text(loan: Loan) -> tuple[bool, str]:
-    """Extension point for the industry early warning (the `notify` engineer's model in underwriting).
+    """The industry early warning of the applicant's industry: (available, text).
 
-    Returns (available, text): available is False until a warning source exists; text is the active warning
-    of the applicant's industry, or "".
+    The source is the industry restriction the COB's early-warning step imposes
+    (`underwriting.industry_restrictions`); text is "" when the industry is not under warning.
     """
-    return False, ""
+    restriction = industry_restriction_active(loan.customer.industry)
+    if restriction is None:
+        return True, ""
+    label = Industry(restriction.industry).label if restriction.industry in Industry.values else restriction.industry
+    return True, (
+        f"{label}逾期率 {format_rate_percent(restriction.overdue_rate)} 已达限制阈值 "
+        f"{format_rate_percent(restriction.threshold)}，自 {restriction.imposed_on:%Y-%m-%d} 起限制新增授信"
+    )
 
 
 def _repeat_since() -> datetime:

@@ -43,7 +43,7 @@ from underwriting.industry_restrictions import (
     restricted_offer_approved,
 )
 from underwriting.models import ApprovalStep, CreditReportSummary, RiskAssessment, RiskReview
-from underwriting.risk_services import assess, authority_rule
+from underwriting.risk_services import assess, authority_rule, loans_for_assessment
 from underwriting.selectors import REJECT_REASONS, add_months, first_due_date_window, loan_approved_amount
 
 DEFAULT_RATE_CAP: Final = Decimal("0.24")
@@ -191,7 +191,7 @@ def loan_approve(
 
     assessment = RiskAssessment.objects.filter(loan=loan).order_by("-id").first()
     if assessment is None:  # e.g. the loan entered review while no scorecard was active
-        loaded = Loan.objects.select_related("customer", "product", "credit_report").get(pk=loan.pk)
+        loaded = loans_for_assessment(Loan.objects.all()).get(pk=loan.pk)
         assessment = assess(loaded, actor=actor, trigger=RiskAssessment.Trigger.MANUAL)
     report = CreditReportSummary.objects.filter(loan=loan).only("updated_at").first()
     if report is not None and report.updated_at > assessment.created_at:

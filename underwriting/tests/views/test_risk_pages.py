@@ -426,3 +426,14 @@ def test_start_review_through_the_api_assesses_the_loan(draft_loan: Loan, ops: A
     assert response.status_code == 200, response.content
     assessment = RiskAssessment.objects.get(loan=draft_loan)
     assert assessment.trigger == "start_review" and assessment.run_by == ops
+
+
+def test_assessment_detail_page_and_scorecard_pages_render(client: Client, review_loan: Loan, risk: Any) -> None:
+    assessment = RiskAssessment.objects.get(loan=review_loan)
+    logged_in(client, risk)
+    html = client.get(reverse("backoffice:assessment-detail", args=[assessment.pk])).content.decode()
+    assert "评分明细" in html and reverse("backoffice:assessment-pdf", args=[assessment.pk]) in html
+    listing = client.get(reverse("backoffice:scorecard-list")).content.decode()
+    assert "审批权限矩阵" in listing and "v1" in listing
+    loan_page = client.get(reverse("backoffice:loan-detail", args=[review_loan.pk])).content.decode()
+    assert reverse("backoffice:loan-assessment", args=[review_loan.pk]) in loan_page
