@@ -29,11 +29,22 @@ from loanops.cob import CobStep, IdRange
 from loanops.money import format_money, to_money
 from notifications.models import Channel
 from notifications.services import Message, outbox_write_many
+from notifications.sql import insert_ignore_conflicts
 from servicing.models import Installment, InstallmentStatus
 
 DEFAULT_DAYS_BEFORE: tuple[int, ...] = (3, 1, 0)
 DEFAULT_DAYS_AFTER: tuple[int, ...] = (1, 3, 7)
 FLUSH_EVERY = 2000
+_REMINDER_COLUMNS = (
+    "installment_id",
+    "loan_id",
+    "reminder_date",
+    "channel",
+    "kind",
+    "offset_days",
+    "due_date",
+    "amount",
+)
 
 
 def reminder_plan(business_date: date) -> dict[date, int]:
@@ -119,13 +130,13 @@ def reminders_queue(*, business_date: date, id_range: IdRange = None) -> int:
     candidates = reminder_candidates(business_date=business_date, id_range=id_range).select_related(
         "loan", "loan__customer"
     )
-    reminders: list[Reminder] = []
+    reminders: list[tuple[Any, ...]] = []
     messages: list[Message] = []
     written = 0
 
     def flush() -> None:
         nonlocal written
-        Reminder.objects.bulk_create(reminders, batch_size=FLUSH_EVERY, ignore_conflicts=True)
+        insert_ignore_conflicts(Reminder, _REMINDER_COLUMNS, reminders, batch_size=FLUSH_EVERY)
         outbox_write_many(messages, batch_size=FLUSH_EVERY)
         written += len(reminders)
         reminders.clear()
@@ -156,16 +167,7 @@ def reminders_queue(*, business_date: date, id_range: IdRange = None) -> int:
             if not address:
                 continue
             reminders.append(
-                Reminder(
-                    installment_id=installment.pk,
-                    loan_id=loan.pk,
-                    reminder_date=business_date,
-                    channel=channel,
-                    kind=kind,
-                    offset_days=offset,
-                    due_date=installment.due_date,
-                    amount=amount,
-                )
+                (installment.pk, loan.pk, business_date, channel, kind, offset, installment.due_date, amount)
             )
             messages.append(
                 Message(

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from notifications.channels import EmailChannel, sms_provider
 from notifications.models import Channel, OutboxMessage, OutboxStatus
+from notifications.sql import insert_ignore_conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -50,22 +51,46 @@ class Message:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-def _row(message: Message, now: Any) -> OutboxMessage:
+_COLUMNS = (
+    "channel",
+    "kind",
+    "recipient",
+    "recipient_user_id",
+    "subject",
+    "body",
+    "template",
+    "context",
+    "dedupe_key",
+    "status",
+    "attempts",
+    "last_error",
+    "loan_id",
+    "next_attempt_at",
+    "sent_at",
+)
+_STATUS = _COLUMNS.index("status")
+
+
+def _values(message: Message, now: Any) -> tuple[Any, ...]:
     in_app = message.channel == Channel.IN_APP
-    return OutboxMessage(
-        channel=message.channel,
-        kind=message.kind,
-        recipient=message.recipient,
-        recipient_user_id=message.recipient_user_id,
-        subject=message.subject[:200],
-        body=message.body,
-        template=message.template,
-        context=message.context,
-        dedupe_key=message.dedupe_key,
-        loan_id=message.loan_id,
-        status=OutboxStatus.SENT if in_app else OutboxStatus.PENDING,
-        sent_at=now if in_app else None,
-        next_attempt_at=now,
+    if in_app and message.recipient_user_id is None:
+        raise ValueError("an in-app message needs recipient_user_id")
+    return (
+        message.channel,
+        message.kind,
+        message.recipient,
+        message.recipient_user_id,
+        message.subject[:200],
+        message.body,
+        message.template,
+        message.context,
+        message.dedupe_key,
+        OutboxStatus.SENT.value if in_app else OutboxStatus.PENDING.value,
+        0,
+        "",
+        message.loan_id,
+        now,
+        now if in_app else None,
     )
 
 
@@ -75,11 +100,11 @@ def outbox_write_many(messages: Iterable[Message], *, batch_size: int = 2000) ->
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox_write must run inside the business change's transaction.atomic()")
     now = timezone.now()
-    rows = [_row(message, now) for message in messages]
+    rows = [_values(message, now) for message in messages]
     if not rows:
         return 0
-    OutboxMessage.objects.bulk_create(rows, batch_size=batch_size, ignore_conflicts=True)
-    if any(row.status == OutboxStatus.PENDING for row in rows):
+    insert_ignore_conflicts(OutboxMessage, _COLUMNS, rows, batch_size=batch_size)
+    if any(row[_STATUS] == OutboxStatus.PENDING for row in rows):
         outbox_kick_on_commit()
     return len(rows)
 

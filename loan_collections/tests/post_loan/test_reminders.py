@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -41,6 +42,20 @@ def test_t_minus_3_reminder_with_amount_and_due_date(active_loan: Loan) -> None:
     assert message.status == OutboxStatus.PENDING
     assert "1,066.19 元" in message.body and "2025年2月15日" in message.body and "第 1 期" in message.body
     assert message.dedupe_key == f"reminder:{reminder.installment_id}:2025-02-12:sms"
+    # Raw multi-row INSERT stores what the ORM would: JSON, dates, decimals, database defaults.
+    assert message.context == {
+        "installment_id": reminder.installment_id,
+        "period": 1,
+        "due_date": "2025-02-15",
+        "amount": "1066.19",
+        "offset_days": -3,
+    }
+    assert message.created_at is not None and message.next_attempt_at is not None and message.sent_at is None
+    assert (reminder.amount, reminder.due_date, reminder.reminder_date) == (
+        Decimal("1066.19"),
+        date(2025, 2, 15),
+        date(2025, 2, 12),
+    )
 
 
 def test_same_date_twice_sends_nothing_more(active_loan: Loan) -> None:
