@@ -7,7 +7,8 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _seeded_roles(request: pytest.FixtureRequest) -> None:
-    """Role groups and the `system` user come from a data migration; a transactional test's flush removes them.
+    """Role groups, the `system` user and the seeded LPRs come from data migrations; a transactional test's
+    flush removes them.
 
     Re-seed (idempotently) for database tests that run after such a flush.
     """
@@ -18,9 +19,11 @@ def _seeded_roles(request: pytest.FixtureRequest) -> None:
 
     if not get_user_model().objects.filter(username="system").exists():
         from loanops.roles import ensure_system_user, sync_roles
+        from underwriting.lpr_data import seed_lprs
 
         sync_roles()
         ensure_system_user()
+        seed_lprs()  # the published LPRs behind the rate cap (also seeded by a data migration)
     from underwriting.risk_services import ensure_risk_defaults
 
     ensure_risk_defaults()  # the default scorecard and authority matrix (seeded after migrate; gone after a flush)

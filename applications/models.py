@@ -185,9 +185,16 @@ def validate_allocation_order(value: Any) -> None:
 
 
 class Product(models.Model):
-    """A loan product in the catalogue (kept by the product manager; matching lives in underwriting)."""
+    """One version of a loan product in the catalogue (kept by the product manager; matching, versioning
+    and the rate bands' meaning live in underwriting).
 
-    code = models.SlugField(_("产品代码"), max_length=40, unique=True)
+    Versions: all rows of one product share its ``code``; the current one has ``retired_at`` unset. A row
+    that a loan points to is never changed again: editing it writes the next version (``version`` + 1,
+    every concrete field copied) and retires this one, so a loan keeps the terms it was offered.
+    """
+
+    code = models.SlugField(_("产品代码"), max_length=40)
+    version = models.PositiveIntegerField(_("版本"), default=1)
     name = models.CharField(_("产品名称"), max_length=80)
     applicant_type = models.CharField(_("适用借款人"), max_length=12, choices=ApplicantType.choices)
     min_amount = money_field(verbose_name=_("最低金额"))
@@ -211,15 +218,26 @@ class Product(models.Model):
     min_age = models.PositiveSmallIntegerField(_("最低年龄"), default=18)
     max_age = models.PositiveSmallIntegerField(_("最高年龄"), default=65)
     excluded_industries = models.JSONField(_("禁入行业"), default=list, blank=True)
+    # The terms a borrower may choose (months, ascending); min/max_term_months are their ends. Empty: every
+    # whole month from min_term_months to max_term_months.
+    allowed_terms = models.JSONField(_("可选期限(月)"), default=list, blank=True)
+    # Annual rate band per risk grade: {"A": {"min_rate": "0.060000", "max_rate": "0.090000"}, ...}; a grade
+    # that is missing is not served. min_rate/max_rate span all bands. Empty: every grade at min–max_rate.
+    rate_bands = models.JSONField(_("分级利率区间"), default=dict, blank=True)
     is_active = models.BooleanField(_("在售"), default=True)
+    retired_at = models.DateTimeField(_("被新版本取代时间"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("贷款产品")
         verbose_name_plural = _("贷款产品")
-        ordering = ["code"]
+        ordering = ["code", "-version"]
         constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="product_code_version_unique"),
+            models.UniqueConstraint(
+                fields=["code"], condition=models.Q(retired_at__isnull=True), name="product_one_current_version"
+            ),
             models.CheckConstraint(condition=models.Q(min_amount__gt=0), name="product_min_amount_positive"),
             models.CheckConstraint(
                 condition=models.Q(max_amount__gte=models.F("min_amount")), name="product_amount_range"

@@ -102,7 +102,8 @@ def customer_by_phone(phone: str) -> Customer | None:
 
 
 def products_active() -> QuerySet[Product]:
-    return Product.objects.filter(is_active=True)
+    """Products on sale: the current version (not retired by a newer one) of each product marked on sale."""
+    return Product.objects.filter(is_active=True, retired_at__isnull=True)
 
 
 #: labels that read differently for an enterprise applicant (the ID card is the legal representative's)

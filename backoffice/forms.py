@@ -125,8 +125,24 @@ class MakeOfferForm(forms.Form):
     )
     reason = forms.CharField(label=_("备注"), required=False, max_length=2000, widget=_textarea(2))
 
-    def __init__(self, *args: Any, methods: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        methods: list[str] | None = None,
+        products: list[tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if products:  # the eligible products from matching, best first; the loan's own is the default
+            self.fields["product_id"] = forms.TypedChoiceField(
+                label=_("产品"),
+                choices=products,
+                coerce=int,
+                required=False,
+                empty_value=None,
+                help_text=_("按产品匹配结果排序（仅列出适用的产品）；留空按本笔申请的产品"),
+            )
+            self.order_fields(["product_id"])
         self.fields["annual_rate"].widget.attrs.update({"step": "0.0001", "inputmode": "decimal"})
         if methods:
             field = self.fields["repayment_method"]

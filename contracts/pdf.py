@@ -145,6 +145,7 @@ def _key_terms(loan: Loan, rows: Sequence[ScheduleRow], styles: dict[str, Paragr
         ("借款用途", loan.purpose),
         ("年利率", f"{format_rate_percent(annual_rate)}（单利，月利率 = 年利率 ÷ 12）"),
         ("年化利率（IRR）", f"{format_rate_percent(loan.apr)}" if loan.apr is not None else "—"),
+        ("年化利率上限", _rate_cap_text(loan)),
         ("借款期限", f"{loan.term_months} 个月"),
         ("还款方式", str(method)),
         ("首期还款日", _date_cn(loan.first_due_date) if loan.first_due_date else "—"),
@@ -159,6 +160,16 @@ def _key_terms(loan: Loan, rows: Sequence[ScheduleRow], styles: dict[str, Paragr
         )
     terms.append(("罚息规则", penalty))
     return [Paragraph("二、借款主要条款", styles["h2"]), _kv_table(terms, styles, width)]
+
+
+def _rate_cap_text(loan: Loan) -> str:
+    """The legal cap the offer was checked against, and the LPR it came from (recorded on the loan)."""
+    if loan.rate_cap is None:
+        return "—"
+    cap = format_rate_percent(loan.rate_cap)
+    if loan.lpr_used is not None:
+        return f"{cap}（要约时适用的一年期贷款市场报价利率 {format_rate_percent(loan.lpr_used)} 的 4 倍）"
+    return f"{cap}（监管规定的年化利率上限）"
 
 
 def _schedule(rows: Sequence[ScheduleRow], styles: dict[str, ParagraphStyle], width: float) -> list[Any]:

@@ -34,6 +34,7 @@ _VIEW = [
     "applications.view_customer",
     "applications.view_loandocument",
     "applications.view_product",
+    "underwriting.view_loanprimerate",
 ]
 
 #: risk review: the credit-report summary, assessments, scorecards and the authority matrix (risk and manager)
@@ -134,6 +135,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        # the LPR table behind the legal rate cap: one manager proposes, another approves
+        "underwriting.add_loanprimerate",
+        "underwriting.approve_loanprimerate",
         "notifications.view_outboxmessage",
         "notifications.change_outboxmessage",
         "collections.view_stafftask",

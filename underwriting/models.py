@@ -51,3 +51,4 @@ class RiskReview(models.Model):
 
 from underwriting import industry_restrictions  # noqa: E402, F401  (industry restriction models)
 from underwriting.assessment import *  # noqa: E402, F403  (risk assessment models; registered here)
+from underwriting.pricing_models import LoanPrimeRate  # noqa: E402, F401  (registers the rate-cap models)

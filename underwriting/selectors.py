@@ -10,7 +10,7 @@ from typing import Any, Final
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from applications.models import ApplicantType, Loan, Product
+from applications.models import Loan, Product
 from applications.selectors import products_active
 from underwriting.industry_restrictions import industry_restriction_active, restricted_max_amount
 from underwriting.models import RiskReview
@@ -114,51 +114,32 @@ def first_due_date_window(today: date | None = None) -> tuple[date, date]:
 
 
 def offer_defaults(loan: Loan) -> dict[str, Any]:
-    """Suggested offer terms: what was asked for, within what risk approved and the product allows."""
-    product = loan.product
+    """Suggested offer terms: what was asked for, within what risk approved, on the current version of the
+    loan's product (its maximum lowered by an industry restriction), at the lowest rate of its band for the
+    loan's risk grade."""
+    from underwriting.matching import loan_risk_grade, product_rate_band  # matching imports this module
+
+    product = products_active().filter(code=loan.product.code).first() or loan.product
     restriction = industry_restriction_active(loan.customer.industry)
     limit = restricted_max_amount(product.max_amount, restriction)
     principal = min(loan.requested_amount, loan_approved_amount(loan), limit)
     methods = list(product.repayment_methods or [])
+    band = product_rate_band(product, loan_risk_grade(loan))
     return {
+        "product": product,
         "principal": principal,
-        "annual_rate": product.min_rate,
+        "annual_rate": band[0] if band else product.min_rate,
         "term_months": loan.requested_term_months,
         "repayment_method": methods[0] if methods else None,
         "first_due_date": add_months(timezone.localdate(), 1),
     }
 
 
-def _product_check(product: Product, *, loan: Loan, amount: Decimal, term: int) -> list[str]:
-    reasons: list[str] = []
-    customer = loan.customer
-    if product.applicant_type != customer.kind:
-        reasons.append(f"仅适用于{ApplicantType(product.applicant_type).label}借款人")
-    if not (product.min_amount <= amount <= product.max_amount):
-        reasons.append(f"金额 {amount:,} 元不在 {product.min_amount:,}–{product.max_amount:,} 元范围内")
-    if not (product.min_term_months <= term <= product.max_term_months):
-        reasons.append(f"期限 {term} 个月不在 {product.min_term_months}–{product.max_term_months} 个月范围内")
-    return reasons
+def product_versions(code: str) -> QuerySet[Product]:
+    """Every version of a product, newest first."""
+    return Product.objects.filter(code=code).order_by("-version")
 
 
-def product_matches(loan: Loan) -> list[dict[str, Any]]:
-    """Every product on sale, with whether this loan fits it and, if not, why (in Chinese).
-
-    The amount checked is the approved amount once risk approved, else the requested amount. Each item is
-    ``{"product": Product, "eligible": bool, "reasons": [str, ...], "current": bool}``; ``reasons`` lists
-    what does not fit and is empty for an eligible product.
-    """
-    amount = min(loan.requested_amount, loan_approved_amount(loan))
-    term = loan.requested_term_months
-    result = []
-    for product in products_active().order_by("code"):
-        reasons = _product_check(product, loan=loan, amount=amount, term=term)
-        result.append(
-            {
-                "product": product,
-                "eligible": not reasons,
-                "reasons": reasons,
-                "current": product.pk == loan.product_id,
-            }
-        )
-    return result
+def product_loan_count(product: Product) -> int:
+    """How many loans point to this product version (a version in use is never changed, only replaced)."""
+    return Loan.objects.filter(product=product).count()

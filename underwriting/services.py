@@ -9,44 +9,50 @@ status only through `loan_transition`.
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import django_fsm as fsm
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from applications.lifecycle import loan_transition, loans_for_update
 from applications.models import (
     ApplicantType,
     DocumentType,
+    Industry,
     Loan,
     LoanStatus,
     Product,
     default_enterprise_documents,
     default_individual_documents,
 )
-from applications.selectors import loan_get_for_actor
+from applications.selectors import loan_get_for_actor, products_active
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
-from loanops.exceptions import DomainError, InputError, InvalidTransition
+from loanops.exceptions import ConflictError, DomainError, InputError, InvalidTransition
 from loanops.money import to_decimal, to_money, to_rate
 from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule
-from loanops.types import RepaymentMethod
-from underwriting.industry_restrictions import (
-    industry_restriction_active,
-    restricted_max_amount,
-    restricted_offer_approved,
+from loanops.types import RepaymentMethod, RiskGrade
+from underwriting.industry_restrictions import industry_restriction_active, restricted_offer_approved
+from underwriting.matching import (
+    amount_limits,
+    eligibility_reasons,
+    format_terms,
+    loan_risk_grade,
+    product_rate_band,
+    product_terms,
 )
-from underwriting.models import ApprovalStep, CreditReportSummary, RiskAssessment, RiskReview
+from underwriting.models import ApprovalStep, CreditReportSummary, LoanPrimeRate, RiskAssessment, RiskReview
+from underwriting.rate_caps import rate_cap_for
 from underwriting.risk_services import assess, authority_rule, loans_for_assessment
 from underwriting.selectors import REJECT_REASONS, add_months, first_due_date_window, loan_approved_amount
 
-DEFAULT_RATE_CAP: Final = Decimal("0.24")
 MAX_TERM_MONTHS: Final = 360
 NOTE_MAX_LENGTH: Final = 2000
 
@@ -299,9 +305,9 @@ def loan_reject(*, actor: Any, loan_id: int, reason_codes: list[str], note: str)
 # --- the offer ----------------------------------------------------------------------------------
 
 
-def rate_cap() -> Decimal:
-    """The legal cap on the annualised rate. For now a setting; a later issue derives it from the LPR."""
-    return to_decimal(getattr(settings, "LOANOPS_RATE_CAP", DEFAULT_RATE_CAP))
+def rate_cap(*, on: date | None = None) -> Decimal:
+    """The legal cap on the annualised rate of a contract dated ``on`` (today): see `underwriting.rate_caps`."""
+    return rate_cap_for(on=on or timezone.localdate()).cap
 
 
 def offer_apr(
@@ -336,6 +342,30 @@ def offer_apr(
     )
 
 
+def offer_product(loan: Loan, product_id: int | str | None) -> Product:
+    """The product version an offer is made on: the current version of the chosen product (by default the
+    loan's own, whichever version it was applied for). Refused (422) when it is no longer on sale."""
+    if product_id in (None, ""):
+        product = products_active().filter(code=loan.product.code).first()
+    else:
+        errors = FieldErrors()
+        pk = _parse_int(errors, "product_id", product_id, message="请选择有效的贷款产品")
+        errors.raise_if_any()
+        assert pk is not None
+        product = Product.objects.filter(pk=pk).first()
+        if product is None:
+            raise InputError("请选择有效的贷款产品", fields={"product_id": ["该产品不存在"]})
+        if product.retired_at is not None:
+            product = Product.objects.filter(code=product.code, retired_at__isnull=True).first() or product
+        if not product.is_active or product.retired_at is not None:
+            product = None
+    if product is None:
+        raise DomainError(
+            "该产品已停售，不能按此产品出具要约", code="product_not_on_sale", fields={"product_id": ["该产品已停售"]}
+        )
+    return product
+
+
 @transaction.atomic
 def loan_make_offer(
     *,
@@ -346,41 +376,44 @@ def loan_make_offer(
     term_months: int | str,
     repayment_method: str,
     first_due_date: date | str,
+    product_id: int | str | None = None,
     reason: str = "",
 ) -> Loan:
-    """approved → offered: check the terms against the approval and the product, compute and store the
-    annualised rate (APR), and refuse (422 ``rate_cap_exceeded``) an offer above the legal cap."""
+    """approved → offered on the current version of the loan's product (or of ``product_id``).
+
+    Checked, nothing written when refused: the amount (≤ risk's approval, within the product's range and
+    the applicant's limit), an allowed term, a method of the product (400, field errors); the product fits
+    the applicant and grade, the rate lies in the product's band for the loan's risk grade, and the
+    annualised rate (IRR with fees) is within the legal cap for today's contract date (422:
+    ``product_not_eligible``, ``rate_outside_band``, ``rate_cap_exceeded``). The loan records the product
+    version, the APR, the cap and the LPR it was derived from.
+    """
     loan = _lock_loan(actor=actor, loan_id=loan_id)
     require_transition(loan, "make_offer", actor=actor)
-    product = loan.product
+    product = offer_product(loan, product_id)
+    today = timezone.localdate()
+    grade = loan_risk_grade(loan)
     errors = FieldErrors()
 
+    # the applicant's limit: the product maximum × the factors of `matching.AMOUNT_LIMIT_RULES` (an industry
+    # restriction among them)
+    limit, limit_notes = amount_limits(customer=loan.customer, products=[product], on=today)[product.pk]
     restriction = industry_restriction_active(loan.customer.industry)
     amount = _parse_amount(errors, "principal", principal)
     if amount is not None:
         approved = loan_approved_amount(loan)
-        limit = restricted_max_amount(product.max_amount, restriction)
         if amount > approved:
             errors.add("principal", f"本金不能超过批准金额 {approved:,} 元")
-        elif not (product.min_amount <= amount <= product.max_amount):
-            errors.add("principal", f"本金应在产品范围 {product.min_amount:,} 至 {product.max_amount:,} 元之间")
-        elif restriction is not None and amount > limit:
-            errors.add(
-                "principal",
-                f"借款人所在行业（{restriction.get_industry_display()}）已被限制，本金不能超过 {limit:,} 元"
-                f"（产品最高金额 × {restriction.factor.normalize()}）",
-            )
+        elif not (product.min_amount <= amount <= limit):
+            note = f"（{'；'.join(limit_notes)}）" if limit_notes else ""
+            errors.add("principal", f"本金应在产品范围 {product.min_amount:,} 至 {limit:,} 元之间{note}")
 
     rate = _parse_rate(errors, "annual_rate", annual_rate)
-    if rate is not None and not (product.min_rate <= rate <= product.max_rate):
-        errors.add(
-            "annual_rate",
-            f"年利率应在产品范围 {product.min_rate * 100:.2f}% 至 {product.max_rate * 100:.2f}% 之间",
-        )
 
     term = _parse_int(errors, "term_months", term_months, message="期限必须是整数月数")
-    if term is not None and not (product.min_term_months <= term <= product.max_term_months):
-        errors.add("term_months", f"期限应在 {product.min_term_months} 至 {product.max_term_months} 个月之间")
+    terms = product_terms(product)
+    if term is not None and term not in terms:
+        errors.add("term_months", f"期限应为该产品的可选期限之一：{format_terms(terms)} 个月")
 
     method = str(repayment_method or "")
     allowed = list(product.repayment_methods or [])
@@ -406,6 +439,28 @@ def loan_make_offer(
             extra={"industry": restriction.industry, "restriction_id": restriction.pk},
         )
 
+    # the applicant and grade against the product (amount and term were checked above, field by field)
+    reasons = eligibility_reasons(
+        product, customer=loan.customer, grade=grade, amount=amount, term_months=term, on=today, max_amount=limit
+    )
+    if reasons:
+        raise DomainError(
+            "该产品不适用于本笔贷款：" + "；".join(reasons),
+            code="product_not_eligible",
+            extra={"product": product.code, "version": product.version, "reasons": reasons},
+        )
+    band = product_rate_band(product, grade)
+    assert band is not None  # a grade the product does not serve is a reason above
+    if not (band[0] <= rate <= band[1]):
+        scope = f"风险等级 {grade} 级" if grade else "该产品"
+        message = f"年利率应在{scope}的利率区间 {band[0] * 100:.2f}% 至 {band[1] * 100:.2f}% 之间"
+        raise DomainError(
+            message,
+            code="rate_outside_band",
+            fields={"annual_rate": [message]},
+            extra={"grade": grade, "min_rate": str(band[0]), "max_rate": str(band[1])},
+        )
+
     apr = offer_apr(
         principal=amount,
         annual_rate=rate,
@@ -414,33 +469,53 @@ def loan_make_offer(
         first_due_date=due,
         origination_fee_rate=product.origination_fee_rate,
     )
-    cap = rate_cap()
-    if apr > cap:
+    cap = rate_cap_for(on=today)
+    if apr > cap.cap:
         raise DomainError(
-            f"该方案的年化利率（IRR）为 {apr * 100:.2f}%，超过法定上限 {cap * 100:.2f}%，请降低利率或费用",
+            f"该方案的年化利率（IRR，含费用）为 {apr * 100:.2f}%，超过法定上限 {cap.cap * 100:.2f}%"
+            f"（{cap.basis}），请降低利率或费用",
             code="rate_cap_exceeded",
-            extra={"apr": str(apr), "cap": str(cap)},
+            extra={"apr": str(apr), "cap": str(cap.cap), "lpr": str(cap.lpr) if cap.lpr is not None else None},
         )
 
+    loan.product = product
     loan.principal = amount
     loan.annual_rate = rate
     loan.term_months = term
     loan.repayment_method = method
     loan.first_due_date = due
     loan.apr = apr
+    loan.rate_cap = cap.cap
+    loan.lpr_used = cap.lpr
     return loan_transition(
         loan,
         "make_offer",
         actor=actor,
         reason=clean_reason or "出具借款要约",
-        extra_fields=("principal", "annual_rate", "term_months", "repayment_method", "first_due_date", "apr"),
+        extra_fields=(
+            "product",
+            "principal",
+            "annual_rate",
+            "term_months",
+            "repayment_method",
+            "first_due_date",
+            "apr",
+            "rate_cap",
+            "lpr_used",
+        ),
+        product=product.code,
+        product_version=product.version,
+        grade=grade,
         principal=amount,
         annual_rate=rate,
         term_months=term,
         repayment_method=method,
         first_due_date=due,
         apr=apr,
-        rate_cap=cap,
+        rate_cap=cap.cap,
+        lpr_used=cap.lpr,
+        lpr_published_on=cap.lpr_published_on,
+        licence_type=cap.licence_type,
     )
 
 
@@ -452,8 +527,10 @@ PRODUCT_FIELDS: Final = (
     "applicant_type",
     "min_amount",
     "max_amount",
+    "allowed_terms",
     "min_term_months",
     "max_term_months",
+    "rate_bands",
     "min_rate",
     "max_rate",
     "repayment_methods",
@@ -462,17 +539,28 @@ PRODUCT_FIELDS: Final = (
     "compound_overdue_interest",
     "prepayment_fee_rate",
     "origination_fee_rate",
+    "min_age",
+    "max_age",
+    "excluded_industries",
     "is_active",
 )
 _PRODUCT_DEFAULTS: Final[dict[str, Any]] = {
     "repayment_methods": [RepaymentMethod.EQUAL_INSTALLMENT.value, RepaymentMethod.EQUAL_PRINCIPAL.value],
+    "allowed_terms": [],
+    "rate_bands": {},
     "penalty_surcharge": Decimal("0.5"),
     "compound_overdue_interest": False,
     "prepayment_fee_rate": Decimal("0"),
     "origination_fee_rate": Decimal("0"),
+    "min_age": 18,
+    "max_age": 65,
+    "excluded_industries": [],
     "is_active": True,
 }
 _CODE_RE: Final = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
+#: nobody under 18 borrows on their own (民法典 art. 18); nobody is older than this
+ADULT_AGE: Final = 18
+MAX_AGE: Final = 100
 
 
 def _choice_list(errors: FieldErrors, field: str, value: Any, *, allowed: list[str], label: str) -> list[str]:
@@ -503,25 +591,84 @@ def _check_range(errors: FieldErrors, clean: dict[str, Any], low: str, high: str
         errors.add(high, message)
 
 
+def _clean_terms(errors: FieldErrors, value: Any) -> list[int]:
+    """The allowed term months: a non-empty list of whole months 1…360, returned ascending, no repeats."""
+    if not isinstance(value, list | tuple) or not value:
+        errors.add("allowed_terms", "请至少填写一个可选期限（月）")
+        return []
+    terms: list[int] = []
+    for item in value:
+        term = _parse_int(errors, "allowed_terms", item, message=f"期限「{item}」不是整数月数")
+        if term is None:
+            return []
+        if not (1 <= term <= MAX_TERM_MONTHS):
+            errors.add("allowed_terms", f"期限 {term} 个月应在 1 至 {MAX_TERM_MONTHS} 个月之间")
+            return []
+        terms.append(term)
+    return sorted(set(terms))
+
+
+def _clean_bands(errors: FieldErrors, value: Any) -> dict[str, dict[str, str]]:
+    """Rate bands per grade: ``{"A": {"min_rate": ..., "max_rate": ...}, ...}``, at least one grade, each
+    rate 0–1 with at most 6 decimals and min ≤ max. Stored as strings with 6 decimals."""
+    if not isinstance(value, dict) or not value:
+        errors.add("rate_bands", "请至少为一个风险等级设置利率区间")
+        return {}
+    unknown = [str(grade) for grade in value if grade not in RiskGrade.values]
+    if unknown:
+        errors.add("rate_bands", f"未知的风险等级：{', '.join(unknown)}（应为 A–E）")
+        return {}
+    bands: dict[str, dict[str, str]] = {}
+    for grade in RiskGrade.values:  # A → E
+        if grade not in value:
+            continue
+        band = value[grade]
+        if not isinstance(band, dict):
+            errors.add("rate_bands", f"{grade} 级的利率区间应包含 min_rate 与 max_rate")
+            continue
+        local = FieldErrors()
+        low = _parse_rate(local, "min_rate", band.get("min_rate"))
+        high = _parse_rate(local, "max_rate", band.get("max_rate"))
+        for messages in local.fields.values():
+            for message in messages:
+                errors.add("rate_bands", f"{grade} 级：{message}")
+        if low is None or high is None:
+            continue
+        if low > high:
+            errors.add("rate_bands", f"{grade} 级：最高利率不能低于最低利率")
+            continue
+        bands[grade] = {"min_rate": str(low), "max_rate": str(high)}
+    return bands
+
+
 def validate_product_data(data: dict[str, Any], *, instance: Product | None = None) -> dict[str, Any]:
-    """Normalise and check every product field; raises one InputError listing every bad field."""
+    """Normalise and check every product field; raises one InputError listing every bad field.
+
+    Terms: ``allowed_terms`` (a list of months) sets ``min_term_months``/``max_term_months`` to its ends;
+    giving only ``min_term_months``/``max_term_months`` means every month of that range. Rates likewise:
+    ``rate_bands`` (per grade) sets ``min_rate``/``max_rate`` to the span of its bands; giving only
+    ``min_rate``/``max_rate`` means every grade at that range.
+    """
     errors = FieldErrors()
     if instance is not None:
-        merged: dict[str, Any] = {field: getattr(instance, field) for field in PRODUCT_FIELDS}
+        merged: dict[str, Any] = {field: copy.deepcopy(getattr(instance, field)) for field in PRODUCT_FIELDS}
     else:
-        merged = {"required_documents": None, **_PRODUCT_DEFAULTS}
-    merged.update({key: value for key, value in data.items() if key in PRODUCT_FIELDS})
+        merged = {"required_documents": None, **copy.deepcopy(_PRODUCT_DEFAULTS)}
+    given = {key: value for key, value in data.items() if key in PRODUCT_FIELDS}
+    if "allowed_terms" not in given and ({"min_term_months", "max_term_months"} & given.keys()):
+        given["allowed_terms"] = []  # an explicit range replaces a list of terms
+    if "rate_bands" not in given and ({"min_rate", "max_rate"} & given.keys()):
+        given["rate_bands"] = {}  # an explicit overall range replaces the bands
+    merged.update(given)
     clean: dict[str, Any] = {}
 
     code = str(merged.get("code") or "").strip()
     if not _CODE_RE.match(code):
         errors.add("code", "产品代码只能包含字母、数字、连字符和下划线，最长 40 个字符")
-    else:
-        clash = Product.objects.filter(code=code)
-        if instance is not None:
-            clash = clash.exclude(pk=instance.pk)
-        if clash.exists():
-            errors.add("code", "该产品代码已存在")
+    elif instance is None and Product.objects.filter(code=code).exists():
+        errors.add("code", "该产品代码已存在")
+    elif instance is not None and code != instance.code:
+        errors.add("code", "产品代码创建后不可修改")
     clean["code"] = code
     name = str(merged.get("name") or "").strip()
     if not name:
@@ -538,17 +685,44 @@ def validate_product_data(data: dict[str, Any], *, instance: Product | None = No
         clean[field] = _parse_amount(errors, field, merged.get(field))
     _check_range(errors, clean, "min_amount", "max_amount", "最高金额不能低于最低金额")
 
-    for field in ("min_term_months", "max_term_months"):
-        term = _parse_int(errors, field, merged.get(field), message="期限必须是整数月数")
-        if term is not None and not (1 <= term <= MAX_TERM_MONTHS):
-            errors.add(field, f"期限应在 1 至 {MAX_TERM_MONTHS} 个月之间")
-            term = None
-        clean[field] = term
-    _check_range(errors, clean, "min_term_months", "max_term_months", "最长期限不能短于最短期限")
+    if merged.get("allowed_terms"):
+        terms = _clean_terms(errors, merged["allowed_terms"])
+        clean["allowed_terms"] = terms
+        clean["min_term_months"] = terms[0] if terms else None
+        clean["max_term_months"] = terms[-1] if terms else None
+    else:
+        clean["allowed_terms"] = []
+        for field in ("min_term_months", "max_term_months"):
+            term = _parse_int(errors, field, merged.get(field), message="期限必须是整数月数")
+            if term is not None and not (1 <= term <= MAX_TERM_MONTHS):
+                errors.add(field, f"期限应在 1 至 {MAX_TERM_MONTHS} 个月之间")
+                term = None
+            clean[field] = term
+        _check_range(errors, clean, "min_term_months", "max_term_months", "最长期限不能短于最短期限")
 
-    for field in ("min_rate", "max_rate", "penalty_surcharge", "prepayment_fee_rate", "origination_fee_rate"):
+    if merged.get("rate_bands"):
+        bands = _clean_bands(errors, merged["rate_bands"])
+        clean["rate_bands"] = bands
+        clean["min_rate"] = min((to_rate(b["min_rate"]) for b in bands.values()), default=None)
+        clean["max_rate"] = max((to_rate(b["max_rate"]) for b in bands.values()), default=None)
+    else:
+        clean["rate_bands"] = {}
+        for field in ("min_rate", "max_rate"):
+            clean[field] = _parse_rate(errors, field, merged.get(field))
+        _check_range(errors, clean, "min_rate", "max_rate", "最高利率不能低于最低利率")
+    for field in ("penalty_surcharge", "prepayment_fee_rate", "origination_fee_rate"):
         clean[field] = _parse_rate(errors, field, merged.get(field))
-    _check_range(errors, clean, "min_rate", "max_rate", "最高利率不能低于最低利率")
+
+    for field in ("min_age", "max_age"):
+        age = _parse_int(errors, field, merged.get(field), message="年龄必须是整数周岁")
+        if age is not None and not (ADULT_AGE <= age <= MAX_AGE):
+            errors.add(field, f"年龄应在 {ADULT_AGE} 至 {MAX_AGE} 周岁之间（未满 18 周岁不能独立借款）")
+            age = None
+        clean[field] = age
+    _check_range(errors, clean, "min_age", "max_age", "最高年龄不能低于最低年龄")
+    clean["excluded_industries"] = _choice_list(
+        errors, "excluded_industries", merged.get("excluded_industries"), allowed=Industry.values, label="行业"
+    )
 
     methods = _choice_list(
         errors, "repayment_methods", merged.get("repayment_methods"), allowed=RepaymentMethod.values, label="还款方式"
@@ -577,19 +751,38 @@ def _save_product(product: Product, **kwargs: Any) -> None:
     try:
         with transaction.atomic():
             product.save(**kwargs)
-    except IntegrityError as exc:  # a concurrent create with the same code
-        raise InputError("该产品代码已存在", fields={"code": ["该产品代码已存在"]}) from exc
+    except IntegrityError as exc:  # a concurrent create with the same code, or a concurrent new version
+        raise ConflictError(
+            "该产品刚被他人修改或创建，请刷新后重试", fields={"code": ["该产品代码已存在或刚被修改"]}
+        ) from exc
 
 
 def _product_snapshot(product: Product) -> dict[str, Any]:
     return {field: getattr(product, field) for field in PRODUCT_FIELDS}
 
 
+def product_in_use(product: Product) -> bool:
+    """A product version that a loan points to is never changed again (only retired)."""
+    return Loan.objects.filter(product=product).exists()
+
+
+def product_copy(product: Product) -> Product:
+    """An unsaved copy of every concrete field of ``product`` (fields added later come along), except its
+    identity and timestamps. JSON values are deep-copied."""
+    skip = {"id", "created_at", "updated_at", "retired_at"}
+    copy_ = Product()
+    for model_field in Product._meta.concrete_fields:
+        if model_field.primary_key or model_field.name in skip:
+            continue
+        setattr(copy_, model_field.attname, copy.deepcopy(getattr(product, model_field.attname)))
+    return copy_
+
+
 @transaction.atomic
 def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
     require_perm(actor, "applications.add_product")
     clean = validate_product_data(data)
-    product = Product(**clean)
+    product = Product(**clean, version=1)
     _save_product(product)
     audit_record(actor=actor, action="product.create", subject=product, after=_product_snapshot(product))
     return product
@@ -597,21 +790,143 @@ def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
 
 @transaction.atomic
 def product_update(*, actor: Any, product_id: int, data: dict[str, Any]) -> Product:
+    """Change a product; returns its current version.
+
+    A version no loan points to is changed in place. A version in use is never changed: its changes go to
+    a new row (same code, ``version`` + 1, every other field copied) and the old row is retired, so every
+    loan keeps the product terms it was offered. Editing a retired version is refused (409).
+    """
     require_perm(actor, "applications.change_product")
     product = Product.objects.select_for_update().get(pk=product_id)
+    if product.retired_at is not None:
+        current = Product.objects.filter(code=product.code, retired_at__isnull=True).first()
+        raise ConflictError(
+            f"该版本（v{product.version}）已被新版本取代，请修改当前版本"
+            + (f"（v{current.version}）" if current else ""),
+            code="product_version_retired",
+            extra={"current_id": current.pk if current else None},
+        )
     clean = validate_product_data(data, instance=product)
     before = _product_snapshot(product)
     changed = [field for field in PRODUCT_FIELDS if before[field] != clean[field]]
     if not changed:
         return product
+    diff_before = {field: before[field] for field in changed}
+    diff_after = {field: clean[field] for field in changed}
+    if not product_in_use(product):
+        for field in changed:
+            setattr(product, field, clean[field])
+        _save_product(product, update_fields=[*changed, "updated_at"])
+        audit_record(actor=actor, action="product.update", subject=product, before=diff_before, after=diff_after)
+        return product
+
+    successor = product_copy(product)
     for field in changed:
-        setattr(product, field, clean[field])
-    _save_product(product, update_fields=[*changed, "updated_at"])
+        setattr(successor, field, clean[field])
+    latest = Product.objects.filter(code=product.code).order_by("-version").values_list("version", flat=True)
+    successor.version = (latest.first() or product.version) + 1
+    product.retired_at = timezone.now()
+    product.save(update_fields=["retired_at", "updated_at"])  # first: one current version per code
+    _save_product(successor)
+    audit_record(actor=actor, action="product.retire", subject=product, data={"successor_id": successor.pk})
     audit_record(
         actor=actor,
-        action="product.update",
-        subject=product,
-        before={field: before[field] for field in changed},
-        after={field: clean[field] for field in changed},
+        action="product.version",
+        subject=successor,
+        data={"previous_id": product.pk, "previous_version": product.version, "version": successor.version},
+        before=diff_before,
+        after=diff_after,
     )
-    return product
+    return successor
+
+
+# --- LPR table (four eyes) ------------------------------------------------------------------------
+
+#: a one-year LPR above this is surely a typing error (the highest since 2019 was 4.25 %)
+LPR_MAX: Final = Decimal("0.20")
+
+
+@transaction.atomic
+def lpr_propose(*, actor: Any, published_on: date | str, one_year_rate: Decimal | str, note: str = "") -> LoanPrimeRate:
+    """A manager enters a newly published one-year LPR; it counts only once another manager approves it."""
+    require_perm(actor, "underwriting.add_loanprimerate")
+    errors = FieldErrors()
+    day = _parse_date(errors, "published_on", published_on)
+    if day is not None and day > timezone.localdate():
+        errors.add("published_on", "公布日期不能晚于今天")
+    rate = _parse_rate(errors, "one_year_rate", one_year_rate)
+    if rate is not None and not (Decimal(0) < rate <= LPR_MAX):
+        errors.add("one_year_rate", "一年期LPR应大于 0 且不超过 20%（年化小数，如 0.0300 表示 3.00%）")
+    clean_note = _clean_text(errors, "note", note, label="说明", required=False)
+    if day is not None:
+        taken = LoanPrimeRate.objects.filter(
+            published_on=day, status__in=[LoanPrimeRate.Status.APPROVED, LoanPrimeRate.Status.PROPOSED]
+        ).first()
+        if taken is not None:
+            errors.add("published_on", f"{day:%Y-%m-%d} 已有{taken.get_status_display()}的LPR记录")
+    errors.raise_if_any()
+    assert day is not None and rate is not None
+    try:
+        with transaction.atomic():
+            row = LoanPrimeRate.objects.create(published_on=day, one_year_rate=rate, note=clean_note, proposed_by=actor)
+    except IntegrityError as exc:
+        raise ConflictError(
+            "该日期的LPR刚被他人录入，请刷新后查看", fields={"published_on": ["该日期已有记录"]}
+        ) from exc
+    audit_record(actor=actor, action="lpr.propose", subject=row, after={"published_on": day, "one_year_rate": rate})
+    return row
+
+
+def _lock_proposal(*, actor: Any, lpr_id: int) -> LoanPrimeRate:
+    require_perm(actor, "underwriting.approve_loanprimerate")
+    row = LoanPrimeRate.objects.select_for_update().get(pk=lpr_id)
+    if row.status != LoanPrimeRate.Status.PROPOSED:
+        raise InvalidTransition(f"该LPR记录当前为「{row.get_status_display()}」，不能再复核", code="lpr_not_proposed")
+    if row.proposed_by_id is not None and row.proposed_by_id == actor.pk:
+        raise DomainError("四眼原则：录入人不能复核自己录入的LPR，请由另一位经理复核", code="four_eyes")
+    return row
+
+
+@transaction.atomic
+def lpr_approve(*, actor: Any, lpr_id: int, note: str = "") -> LoanPrimeRate:
+    """A second manager (never the proposer) approves a proposed LPR; from now on it counts for the cap."""
+    row = _lock_proposal(actor=actor, lpr_id=lpr_id)
+    errors = FieldErrors()
+    clean_note = _clean_text(errors, "note", note, label="复核意见", required=False)
+    errors.raise_if_any()
+    row.status = LoanPrimeRate.Status.APPROVED
+    row.decided_by = actor
+    row.decided_at = timezone.now()
+    row.decision_note = clean_note
+    row.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    audit_record(
+        actor=actor,
+        action="lpr.approve",
+        subject=row,
+        before={"status": LoanPrimeRate.Status.PROPOSED},
+        after={"status": row.status, "published_on": row.published_on, "one_year_rate": row.one_year_rate},
+    )
+    return row
+
+
+@transaction.atomic
+def lpr_reject(*, actor: Any, lpr_id: int, note: str) -> LoanPrimeRate:
+    """A second manager sends a proposed LPR back (e.g. a typing error); the proposer may enter it again."""
+    row = _lock_proposal(actor=actor, lpr_id=lpr_id)
+    errors = FieldErrors()
+    clean_note = _clean_text(errors, "note", note, label="驳回理由")
+    errors.raise_if_any()
+    row.status = LoanPrimeRate.Status.REJECTED
+    row.decided_by = actor
+    row.decided_at = timezone.now()
+    row.decision_note = clean_note
+    row.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    audit_record(
+        actor=actor,
+        action="lpr.reject",
+        subject=row,
+        before={"status": "proposed"},
+        after={"status": row.status},
+        reason=clean_note,
+    )
+    return row

@@ -10,6 +10,10 @@ urlpatterns = [
     path("products/new/", views.ProductCreateView.as_view(), name="product-create"),
     path("products/<int:pk>/", views.ProductDetailView.as_view(), name="product-detail"),
     path("products/<int:pk>/edit/", views.ProductEditView.as_view(), name="product-edit"),
+    path("loans/<int:pk>/product-matching/", views.LoanProductMatchingView.as_view(), name="loan-product-matching"),
+    path("lprs/", views.LprListView.as_view(), name="lpr-list"),
+    path("lprs/<int:pk>/approve/", views.LprDecisionView.as_view(decision="approve"), name="lpr-approve"),
+    path("lprs/<int:pk>/reject/", views.LprDecisionView.as_view(decision="reject"), name="lpr-reject"),
     # risk assessment
     path("loans/<int:pk>/credit-report/", risk_views.CreditReportView.as_view(), name="loan-credit-report"),
     path("loans/<int:pk>/assessment/", risk_views.LoanAssessmentView.as_view(), name="loan-assessment"),

@@ -15,21 +15,32 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from applications.models import DocumentType, Product
+from applications.models import DocumentType, Industry, Loan, Product
+from applications.selectors import loan_get_for_actor
 from loanops.exceptions import DomainError
 from loanops.money import to_money
 from loanops.pricing import annualised_rate
 from loanops.schedule import build_schedule, summarize
-from loanops.types import RepaymentMethod
-from underwriting.forms import CalculatorForm, ProductForm, product_initial
-from underwriting.selectors import add_months
-from underwriting.services import product_create, product_update
+from loanops.types import RepaymentMethod, RiskGrade
+from underwriting.forms import CalculatorForm, LprDecisionForm, LprProposeForm, ProductForm, product_initial
+from underwriting.matching import (
+    format_terms,
+    loan_match_request,
+    loan_product_matching,
+    product_rate_bands,
+    product_terms,
+)
+from underwriting.models import LoanPrimeRate
+from underwriting.rate_caps import lpr_history, rate_cap_for
+from underwriting.selectors import add_months, product_loan_count, product_versions
+from underwriting.services import lpr_approve, lpr_propose, lpr_reject, product_create, product_update
 
 # --- shared -------------------------------------------------------------------------------------
 
@@ -169,6 +180,15 @@ def _document_labels(product: Product) -> list[str]:
     return [str(DocumentType(d).label) for d in product.required_documents or [] if d in DocumentType.values]
 
 
+def _industry_labels(product: Product) -> list[str]:
+    return [str(Industry(code).label) for code in product.excluded_industries or [] if code in Industry.values]
+
+
+def _band_rows(product: Product) -> list[dict[str, Any]]:
+    bands = product_rate_bands(product)
+    return [{"grade": grade, "band": bands.get(grade)} for grade in RiskGrade.values]
+
+
 def _get_product(pk: int) -> Product:
     try:
         return Product.objects.get(pk=pk)
@@ -177,24 +197,33 @@ def _get_product(pk: int) -> Product:
 
 
 class ProductListView(StaffPermissionRequiredMixin, View):
-    """贷款产品目录: every product, on sale or not (one query)."""
+    """贷款产品目录: the current version of every product, on sale or not (one query); `?all=1` adds the
+    versions that newer ones replaced."""
 
     permission_required = "applications.view_product"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        products = list(Product.objects.order_by("-is_active", "code"))
-        for product in products:
+        show_all = request.GET.get("all") == "1"
+        products = Product.objects.order_by("-is_active", "code", "-version")
+        if not show_all:
+            products = products.filter(retired_at__isnull=True)
+        rows = list(products)
+        for product in rows:
             product.method_labels = _method_labels(product)  # type: ignore[attr-defined]
+            product.terms_label = format_terms(product_terms(product))  # type: ignore[attr-defined]
+            product.grades_label = "、".join(product_rate_bands(product))  # type: ignore[attr-defined]
         context = {
             "page_title": _("贷款产品"),
-            "products": products,
+            "products": rows,
+            "show_all": show_all,
             "can_add": request.user.has_perm("applications.add_product"),
         }
         return render(request, "underwriting/product_list.html", context)
 
 
 class ProductDetailView(StaffPermissionRequiredMixin, View):
-    """One product, with a sample schedule at its maximum amount, minimum rate and maximum term."""
+    """One product version, its rate bands and version history, with a sample schedule at its maximum
+    amount, minimum rate and maximum term."""
 
     permission_required = "applications.view_product"
 
@@ -217,14 +246,20 @@ class ProductDetailView(StaffPermissionRequiredMixin, View):
                 preview_error = exc.message
         else:
             preview_error = _("该产品未设置还款方式，无法试算。")
+        versions = list(product_versions(product.code))
         context = {
             "page_title": product.name,
             "product": product,
             "method_labels": _method_labels(product),
             "document_labels": _document_labels(product),
+            "industry_labels": _industry_labels(product),
+            "terms_label": format_terms(product_terms(product)),
+            "band_rows": _band_rows(product),
+            "versions": versions,
+            "current_version": next((v for v in versions if v.retired_at is None), None),
             "preview": preview,
             "preview_error": preview_error,
-            "can_change": request.user.has_perm("applications.change_product"),
+            "can_change": request.user.has_perm("applications.change_product") and product.retired_at is None,
         }
         return render(request, "underwriting/product_detail.html", context)
 
@@ -243,7 +278,8 @@ class ProductFormView(StaffPermissionRequiredMixin, View):
     def render_form(self, form: ProductForm, *, status: int = 200) -> HttpResponse:
         product = form.instance
         title = _("编辑产品：%(name)s") % {"name": product.name} if product else _("新建贷款产品")
-        context = {"page_title": title, "form": form, "product": product}
+        loans_using = product_loan_count(product) if product else 0
+        context = {"page_title": title, "form": form, "product": product, "loans_using": loans_using}
         return render(self.request, self.template_name, context, status=status)
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -261,7 +297,13 @@ class ProductFormView(StaffPermissionRequiredMixin, View):
         except DomainError as exc:
             apply_domain_error(form, exc, ProductForm.FIELD_MAP)
             return self.render_form(form, status=exc.http_status)
-        messages.success(request, _("产品「%(name)s」已保存") % {"name": product.name})
+        if form.instance is not None and product.pk != form.instance.pk:
+            messages.success(
+                request,
+                _("已生成新版本 v%(version)s；已使用旧版本的贷款保持原条款不变") % {"version": product.version},
+            )
+        else:
+            messages.success(request, _("产品「%(name)s」已保存") % {"name": product.name})
         return redirect("backoffice:product-detail", pk=product.pk)
 
 
@@ -278,6 +320,122 @@ class ProductEditView(ProductFormView):
     def get_product(self) -> Product:
         return _get_product(self.kwargs["pk"])
 
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        product = self.get_product()
+        if product.retired_at is not None:  # only the current version is edited
+            current = product_versions(product.code).filter(retired_at__isnull=True).first()
+            messages.warning(request, _("该版本已被新版本取代，请编辑当前版本。"))
+            return redirect("backoffice:product-detail", pk=(current or product).pk)
+        return self.render_form(ProductForm(instance=product))
+
     def save(self, form: ProductForm) -> Product:
         assert form.instance is not None
         return product_update(actor=self.request.user, product_id=form.instance.pk, data=form.service_data())
+
+
+# --- product matching on a loan -------------------------------------------------------------------
+
+
+class LoanProductMatchingView(StaffPermissionRequiredMixin, View):
+    """产品匹配 for one loan: every product on sale, eligible or not and why, ranked. Writes nothing.
+
+    Loaded into the loan page with htmx (fragment); without JavaScript the link opens it as a page.
+    """
+
+    permission_required = ("applications.view_loan", "applications.view_product")
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            loan = loan_get_for_actor(actor=request.user, loan_id=pk)
+        except Loan.DoesNotExist as exc:
+            raise Http404("贷款不存在") from exc
+        match_request = loan_match_request(loan)
+        cap_error = ""
+        cap = None
+        try:
+            cap = rate_cap_for(on=timezone.localdate())
+        except DomainError as exc:
+            cap_error = exc.message
+        context = {
+            "page_title": _("产品匹配"),
+            "loan": loan,
+            "grade": match_request["grade"],
+            "amount": match_request["amount"],
+            "term_months": match_request["term_months"],
+            "matches": loan_product_matching(loan),
+            "rate_cap": cap,
+            "rate_cap_error": cap_error,
+        }
+        if is_htmx(request):
+            return render(request, "underwriting/partials/matching_panel.html", context)
+        return render(request, "underwriting/loan_matching.html", context)
+
+
+# --- LPR table and the rate cap -------------------------------------------------------------------
+
+
+class LprListView(StaffPermissionRequiredMixin, View):
+    """一年期LPR: the table behind the legal rate cap, today's cap, a proposal form and the four-eyes check."""
+
+    permission_required = "underwriting.view_loanprimerate"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(LprProposeForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("underwriting.add_loanprimerate"):
+            raise PermissionDenied
+        form = LprProposeForm(request.POST)
+        if not form.is_valid():
+            return self.render_page(form, status=400)
+        try:
+            lpr_propose(actor=request.user, **form.service_data())
+        except DomainError as exc:
+            apply_domain_error(form, exc, LprProposeForm.FIELD_MAP)
+            return self.render_page(form, status=exc.http_status)
+        messages.success(request, _("已录入，等待另一位经理复核后生效"))
+        return redirect("backoffice:lpr-list")
+
+    def render_page(self, form: LprProposeForm, *, status: int = 200) -> HttpResponse:
+        cap = None
+        cap_error = ""
+        try:
+            cap = rate_cap_for(on=timezone.localdate())
+        except DomainError as exc:
+            cap_error = exc.message
+        user = self.request.user
+        context = {
+            "page_title": _("一年期LPR与利率上限"),
+            "rows": lpr_history(),
+            "form": form,
+            "rate_cap": cap,
+            "rate_cap_error": cap_error,
+            "can_propose": user.has_perm("underwriting.add_loanprimerate"),
+            "can_decide": user.has_perm("underwriting.approve_loanprimerate"),
+            "decision_form": LprDecisionForm(),
+        }
+        return render(self.request, "underwriting/lpr_list.html", context, status=status)
+
+
+class LprDecisionView(StaffPermissionRequiredMixin, View):
+    """Approve or reject a proposed LPR (a manager other than its proposer); POST only."""
+
+    permission_required = "underwriting.approve_loanprimerate"
+    decision = "approve"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        form = LprDecisionForm(request.POST)
+        note = form.cleaned_data["note"] if form.is_valid() else ""
+        service = lpr_approve if self.decision == "approve" else lpr_reject
+        try:
+            row = service(actor=request.user, lpr_id=pk, note=note)
+        except LoanPrimeRate.DoesNotExist as exc:
+            raise Http404("LPR记录不存在") from exc
+        except DomainError as exc:
+            field_messages = [str(m) for items in (exc.fields or {}).values() for m in items]
+            messages.error(request, "；".join(field_messages) if field_messages else exc.message)
+            return redirect("backoffice:lpr-list")
+        messages.success(
+            request, _("%(day)s 的LPR已%(status)s") % {"day": row.published_on, "status": row.get_status_display()}
+        )
+        return redirect("backoffice:lpr-list")

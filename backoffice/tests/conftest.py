@@ -77,6 +77,7 @@ def product(db: Any) -> Product:
         max_rate=Decimal("0.180000"),
         repayment_methods=["equal_installment", "equal_principal"],
         required_documents=["id_front", "id_back", "income_proof", "credit_auth"],
+        max_age=80,  # the fixture customer was born in 1949
     )
 
 

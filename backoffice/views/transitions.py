@@ -313,18 +313,48 @@ class LoanMakeOfferView(LoanTransitionView):
     success_message = _("要约已出具，等待借款人确认")
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {"methods": list(self.loan.product.repayment_methods or [])}
+        from underwriting.matching import loan_product_matching
+
+        eligible = [m.product for m in loan_product_matching(self.loan) if m.eligible]
+        methods = sorted({m for p in [self.loan.product, *eligible] for m in p.repayment_methods or []})
+        return {
+            "methods": methods if len(eligible) > 1 else list(self.offer_product().repayment_methods or []),
+            "products": [(p.pk, f"{p.name}（{p.code} v{p.version}）") for p in eligible] or None,
+        }
+
+    def offer_product(self) -> Any:
+        from underwriting.selectors import offer_defaults
+
+        return offer_defaults(self.loan)["product"]
 
     def get_initial(self) -> dict[str, Any]:
         from underwriting.selectors import offer_defaults
 
         initial = dict(offer_defaults(self.loan))
+        initial["product_id"] = initial.pop("product").pk
         if initial.get("annual_rate") is not None:
             initial["annual_rate"] = (Decimal(initial["annual_rate"]) * 100).normalize()
         return initial
 
     def get_extra_context(self) -> dict[str, Any]:
-        return {"product": self.loan.product}
+        from django.utils import timezone
+
+        from underwriting.matching import format_terms, loan_risk_grade, product_rate_band, product_terms
+        from underwriting.rate_caps import rate_cap_for
+
+        product = self.offer_product()
+        grade = loan_risk_grade(self.loan)
+        try:
+            cap: Any = rate_cap_for(on=timezone.localdate())
+        except DomainError as exc:
+            cap = exc.message
+        return {
+            "product": product,
+            "offer_grade": grade,
+            "offer_band": product_rate_band(product, grade),
+            "offer_terms": format_terms(product_terms(product)),
+            "offer_rate_cap": cap,
+        }
 
     def perform(self, form: forms.Form) -> Any:
         from underwriting import services as underwriting_services
@@ -339,6 +369,7 @@ class LoanMakeOfferView(LoanTransitionView):
             term_months=data["term_months"],
             repayment_method=data["repayment_method"],
             first_due_date=data["first_due_date"],
+            product_id=data.get("product_id"),
             reason=data["reason"],
         )
 

@@ -157,6 +157,17 @@ def test_fees_and_compounding_appear_when_set(tmp_path: Path) -> None:
     assert "复利" in flat
 
 
+def test_the_rate_cap_and_lpr_the_offer_used_are_printed(tmp_path: Path) -> None:
+    loan = offered_loan_in_memory()
+    loan.rate_cap, loan.lpr_used = D("0.120000"), D("0.030000")
+    flat = re.sub(r"\s+", "", pdftotext(render(loan)[0], tmp_path))
+    assert "年化利率上限12.00%（要约时适用的一年期贷款市场报价利率3.00%的4倍）" in flat
+    loan.lpr_used = None
+    loan.rate_cap = D("0.240000")
+    flat = re.sub(r"\s+", "", pdftotext(render(loan)[0], tmp_path))
+    assert "年化利率上限24.00%（监管规定的年化利率上限）" in flat
+
+
 def test_schedule_header_repeats_on_every_page(tmp_path: Path) -> None:
     pdf, rows = render(offered_loan_in_memory(term=36))
     text = pdftotext(pdf, tmp_path, layout=True)

@@ -141,6 +141,11 @@ LOANOPS_UPLOAD_TYPES = {
 }
 LOANOPS_CJK_FONT = os.environ.get("LOANOPS_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 LOANOPS_SYSTEM_USERNAME = "system"
+# The lender's licence decides the legal cap on a loan's annualised cost (underwriting.rate_caps):
+# "private_lending" (民间借贷: 4 × the one-year LPR published before the contract date), or a licensed lender
+# ("microcredit" 小额贷款公司, "consumer_finance" 消费金融公司) at its regulator's fixed cap below.
+LOANOPS_LICENCE_TYPE = os.environ.get("LOANOPS_LICENCE_TYPE", "private_lending")
+LOANOPS_LICENSED_RATE_CAPS = {"microcredit": "0.24", "consumer_finance": "0.24"}
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
 LOANOPS_COB_STEPS: list[str] = [

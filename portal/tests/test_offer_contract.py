@@ -46,6 +46,16 @@ def test_offer_shows_terms_and_full_schedule(customer_client, loan_factory):
     assert f"{summary['total_interest']:,.2f}" in html
 
 
+def test_offer_shows_the_legal_cap_it_was_checked_against(customer_client, loan_factory):
+    loan = loan_factory(
+        status=LoanStatus.OFFERED, rate_cap=Decimal("0.120000"), lpr_used=Decimal("0.030000"), **offer_fields()
+    )
+    html = customer_client.get(reverse("portal:loan-detail", args=[loan.pk])).content.decode()
+    assert "本方案年化利率不超过法定上限 12.00%（一年期贷款市场报价利率 LPR 3.00% 的 4 倍）" in html
+    assert 'name="viewport" content="width=device-width, initial-scale=1"' in html  # phone-sized layout
+    assert 'class="table-wrap"' in html  # the schedule scrolls sideways on a narrow screen
+
+
 def test_accept_offer_moves_to_contract_pending_with_a_contract(customer_client, loan_factory):
     loan = loan_factory(status=LoanStatus.OFFERED, **offer_fields())
     response = customer_client.post(reverse("portal:offer-accept", args=[loan.pk]))

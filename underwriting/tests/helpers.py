@@ -146,6 +146,7 @@ def snapshot(loan: Loan) -> dict[str, Any]:
     return {
         "status": fresh.status,
         "offer": (fresh.principal, fresh.annual_rate, fresh.term_months, fresh.repayment_method, fresh.apr),
+        "cap": (fresh.product_id, fresh.rate_cap, fresh.lpr_used),
         "prepared_by": fresh.prepared_by_id,
         "audit": AuditEvent.objects.count(),
         "stage_events": LoanStageEvent.objects.filter(loan=fresh).count(),

@@ -43,7 +43,10 @@ def test_make_offer_sets_terms_and_apr(approved_loan: Loan, risk: Any) -> None:
     assert event.reason == "标准定价"
     assert event.data["apr"] == str(fresh.apr)
     assert event.data["principal"] == "100000.00"
-    assert event.data["rate_cap"] == "0.24"
+    # private lending (the default licence): 4 × the latest approved LPR published before today
+    assert event.data["rate_cap"] == "0.120000" and event.data["lpr_used"] == "0.030000"
+    assert (fresh.rate_cap, fresh.lpr_used) == (D("0.120000"), D("0.030000"))
+    assert event.data["product_version"] == 1 and fresh.product_id == approved_loan.product_id
 
 
 def test_ops_may_make_the_offer(approved_loan: Loan, ops: Any) -> None:
@@ -52,6 +55,7 @@ def test_ops_may_make_the_offer(approved_loan: Loan, ops: Any) -> None:
     assert (fresh.status, fresh.principal, fresh.term_months) == (LoanStatus.OFFERED, D("50000.00"), 6)
 
 
+@override_settings(LOANOPS_LICENCE_TYPE="microcredit")
 def test_apr_includes_the_upfront_origination_fee(ops: Any, risk: Any) -> None:
     product = make_product(origination_fee_rate=D("0.02"))
     loan = make_loan(customer=make_customer_with_login(), product=product)
@@ -90,6 +94,7 @@ def test_apr_for_every_method(method: str) -> None:
     assert D("0.055") < apr <= D("0.0600005")
 
 
+@override_settings(LOANOPS_LICENCE_TYPE="microcredit")
 def test_rate_cap_refusal_changes_nothing(ops: Any, risk: Any) -> None:
     product = make_product(max_rate=D("0.30"), origination_fee_rate=D("0.03"))
     loan = drive(make_loan(customer=make_customer_with_login(), product=product), "approved", ops=ops, risk=risk)
@@ -100,10 +105,11 @@ def test_rate_cap_refusal_changes_nothing(ops: Any, risk: Any) -> None:
     assert error.code == "rate_cap_exceeded"
     assert error.http_status == 422
     assert D(error.extra["apr"]) > D("0.24")
-    assert error.extra["cap"] == "0.24"
+    assert error.extra["cap"] == "0.240000"
     assert snapshot(loan) == before
 
 
+@override_settings(LOANOPS_LICENCE_TYPE="microcredit")
 def test_rate_exactly_at_the_cap_is_allowed(ops: Any, risk: Any) -> None:
     product = make_product(max_rate=D("0.30"))
     loan = drive(make_loan(customer=make_customer_with_login(), product=product), "approved", ops=ops, risk=risk)
@@ -111,9 +117,9 @@ def test_rate_exactly_at_the_cap_is_allowed(ops: Any, risk: Any) -> None:
     assert Loan.objects.get(pk=loan.pk).apr <= D("0.24")
 
 
-@override_settings(LOANOPS_RATE_CAP=D("0.10"))
+@override_settings(LOANOPS_LICENCE_TYPE="consumer_finance", LOANOPS_LICENSED_RATE_CAPS={"consumer_finance": "0.10"})
 def test_rate_cap_comes_from_settings(approved_loan: Loan, risk: Any) -> None:
-    assert rate_cap() == D("0.10")
+    assert rate_cap() == D("0.100000")
     with pytest.raises(DomainError) as exc_info:
         loan_make_offer(actor=risk, loan_id=approved_loan.pk, **offer_terms(annual_rate="0.12"))
     assert exc_info.value.code == "rate_cap_exceeded"
@@ -133,8 +139,6 @@ def _today() -> date:
         ({"principal": "x"}, "principal"),
         ({"principal": "5000.001"}, "principal"),
         ({"principal": 50000.0}, "principal"),
-        ({"annual_rate": "0.039999"}, "annual_rate"),  # below product min_rate
-        ({"annual_rate": "0.21"}, "annual_rate"),  # above product max_rate
         ({"annual_rate": "1.5"}, "annual_rate"),
         ({"annual_rate": "-0.01"}, "annual_rate"),
         ({"annual_rate": "0.1234567"}, "annual_rate"),
@@ -158,6 +162,17 @@ def test_make_offer_bad_input_changes_nothing(
     with pytest.raises(InputError) as exc_info:
         loan_make_offer(actor=risk, loan_id=approved_loan.pk, **offer_terms(**overrides))
     assert field in exc_info.value.fields, exc_info.value.fields
+    assert snapshot(approved_loan) == before
+
+
+@pytest.mark.parametrize("rate", ["0.039999", "0.200001"])
+def test_rate_outside_the_product_range_is_422_and_changes_nothing(approved_loan: Loan, risk: Any, rate: str) -> None:
+    """No grade yet: the product's whole range is the band."""
+    before = snapshot(approved_loan)
+    with pytest.raises(DomainError) as exc_info:
+        loan_make_offer(actor=risk, loan_id=approved_loan.pk, **offer_terms(annual_rate=rate))
+    assert (exc_info.value.code, exc_info.value.http_status) == ("rate_outside_band", 422)
+    assert "annual_rate" in exc_info.value.fields
     assert snapshot(approved_loan) == before
 
 

@@ -1,4 +1,4 @@
-"""Underwriting selectors: offer defaults, product matching, decisions, month arithmetic."""
+"""Underwriting selectors: offer defaults, decisions, month arithmetic (matching: test_matching.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from unittest import mock
 
 import pytest
 
-from applications.models import ApplicantType, Loan
+from applications.models import Loan
 from underwriting.selectors import (
     add_months,
     first_due_date_window,
     loan_approved_amount,
     loan_reviews,
     offer_defaults,
-    product_matches,
 )
 from underwriting.services import loan_approve
-from underwriting.tests.helpers import make_product
 
 D = Decimal
 
@@ -48,6 +46,7 @@ def test_offer_defaults_before_and_after_approval(review_loan: Loan, risk: Any) 
     with mock.patch("underwriting.selectors.timezone.localdate", return_value=date(2028, 1, 31)):
         defaults = offer_defaults(review_loan)
     assert defaults == {
+        "product": review_loan.product,
         "principal": D("100000.00"),
         "annual_rate": D("0.040000"),
         "term_months": 12,
@@ -58,27 +57,3 @@ def test_offer_defaults_before_and_after_approval(review_loan: Loan, risk: Any) 
     assert offer_defaults(review_loan)["principal"] == D("70000.00")
     assert loan_approved_amount(review_loan) == D("70000.00")
     assert [r.approved_amount for r in loan_reviews(review_loan)] == [D("70000.00")]
-
-
-@pytest.mark.django_db
-def test_product_matches_explains_in_chinese(draft_loan: Loan) -> None:
-    make_product(code="a-small", min_amount=D("1000"), max_amount=D("50000"))
-    make_product(code="b-sme", applicant_type=ApplicantType.ENTERPRISE)
-    make_product(code="c-short", max_term_months=6, min_term_months=1)
-    make_product(code="d-off", is_active=False)
-    make_product(code="e-fits")
-
-    matches = {m["product"].code: m for m in product_matches(draft_loan)}
-    assert "d-off" not in matches
-    assert matches[draft_loan.product.code]["eligible"] is True
-    assert matches[draft_loan.product.code]["current"] is True
-    assert matches["e-fits"] == {
-        "product": matches["e-fits"]["product"],
-        "eligible": True,
-        "reasons": [],
-        "current": False,
-    }
-    assert matches["a-small"]["eligible"] is False
-    assert "金额" in matches["a-small"]["reasons"][0]
-    assert matches["b-sme"]["reasons"] == ["仅适用于企业借款人"]
-    assert "期限 12 个月" in matches["c-short"]["reasons"][0]

@@ -178,7 +178,6 @@ def test_risk_makes_an_offer(api_client_for: Client, risk_user: Any, approved: L
     ("overrides", "field"),
     [
         ({"principal": "500000.00"}, "principal"),
-        ({"annual_rate": "0.30"}, "annual_rate"),
         ({"term_months": 60}, "term_months"),
         ({"repayment_method": "bullet"}, "repayment_method"),  # not offered by this product
         ({"first_due_date": "2001-01-01"}, "first_due_date"),
@@ -196,6 +195,17 @@ def test_offer_bad_input_is_400_and_writes_nothing(
     assert snapshot(approved) == before
     approved.refresh_from_db()
     assert approved.principal is None
+
+
+def test_offer_rate_outside_the_band_is_422_and_writes_nothing(
+    api_client_for: Client, risk_user: Any, approved: Loan
+) -> None:
+    before = snapshot(approved)
+    response = api_client_for(risk_user).post(url(approved, "make-offer"), offer(annual_rate="0.30"), format="json")
+    assert response.status_code == 422, response.json()
+    assert response.json()["code"] == "rate_outside_band"
+    assert list(response.json()["fields"]) == ["annual_rate"]
+    assert snapshot(approved) == before
 
 
 def test_offer_missing_fields_are_named(api_client_for: Client, risk_user: Any, approved: Loan) -> None:
