@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0003_product_allocation_order'),
+        ('applications', '0004_product_versions_terms_rate_bands'),
     ]
 
     operations = [
