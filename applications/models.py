@@ -41,6 +41,23 @@ class LoanStatus(models.TextChoices):
 
 
 S = LoanStatus
+
+
+class RiskClass(models.TextChoices):
+    """Five-category loan classification (五级分类), best to worst; see ``RISK_CLASS_RANK``."""
+
+    NORMAL = "normal", _("正常")
+    SPECIAL_MENTION = "special_mention", _("关注")
+    SUBSTANDARD = "substandard", _("次级")
+    DOUBTFUL = "doubtful", _("可疑")
+    LOSS = "loss", _("损失")
+
+
+#: 0 = best (正常) … 4 = worst (损失): "lower quality" means a higher rank
+RISK_CLASS_RANK: dict[str, int] = {code: rank for rank, code in enumerate(RiskClass.values)}
+#: non-performing classes (不良: 次级 + 可疑 + 损失)
+NPL_CLASSES: tuple[str, ...] = (RiskClass.SUBSTANDARD, RiskClass.DOUBTFUL, RiskClass.LOSS)
+
 PRE_DISBURSEMENT = [
     S.DRAFT,
     S.SUBMITTED,
@@ -218,6 +235,12 @@ class Product(models.Model):
     min_age = models.PositiveSmallIntegerField(_("最低年龄"), default=18)
     max_age = models.PositiveSmallIntegerField(_("最高年龄"), default=65)
     excluded_industries = models.JSONField(_("禁入行业"), default=list, blank=True)
+    # Five-category classification floors (五级分类): the smallest days past due at which a loan of this
+    # product is at least that class; empty = settings.LOANOPS_RISK_CLASS_DPD_FLOORS.
+    dpd_floor_special_mention = models.PositiveSmallIntegerField(_("关注类起始逾期天数"), null=True, blank=True)
+    dpd_floor_substandard = models.PositiveSmallIntegerField(_("次级类起始逾期天数"), null=True, blank=True)
+    dpd_floor_doubtful = models.PositiveSmallIntegerField(_("可疑类起始逾期天数"), null=True, blank=True)
+    dpd_floor_loss = models.PositiveSmallIntegerField(_("损失类起始逾期天数"), null=True, blank=True)
     # The terms a borrower may choose (months, ascending); min/max_term_months are their ends. Empty: every
     # whole month from min_term_months to max_term_months.
     allowed_terms = models.JSONField(_("可选期限(月)"), default=list, blank=True)
@@ -326,7 +349,12 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     # Post-loan classification, maintained by the daily batch.
     days_past_due = models.PositiveIntegerField(_("逾期天数"), default=0)
     bucket = models.CharField(_("账龄"), max_length=4, default="M0", db_index=True)
-    risk_class = models.CharField(_("五级分类"), max_length=16, default="normal")
+    risk_class = models.CharField(_("五级分类"), max_length=16, choices=RiskClass.choices, default=RiskClass.NORMAL)
+    # A risk manager's downgrade (worse than the floor) is in force: the batch never improves the class.
+    risk_class_manual = models.BooleanField(_("人工分类生效中"), default=False)
+    # Extension / restructuring (展期/重组): the class is at least 关注 until the observation period ends.
+    restructured_on = models.DateField(_("展期/重组日"), null=True, blank=True)
+    restructure_observation_until = models.DateField(_("重组观察期至"), null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

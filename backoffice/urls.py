@@ -6,7 +6,7 @@ owners (loanops/urls_backoffice.py).
 
 from django.urls import path
 
-from backoffice.views import blacklist, customers, loans, money, repayments, transitions
+from backoffice.views import blacklist, customers, loans, money, repayments, risk, transitions
 
 urlpatterns = [
     path("", loans.QueueView.as_view(), name="queue"),
@@ -24,6 +24,21 @@ urlpatterns = [
     ),
     path("documents/<int:pk>/download/", loans.DocumentDownloadView.as_view(), name="document-download"),
     path("contracts/<int:pk>/download/", loans.ContractDownloadView.as_view(), name="contract-download"),
+    # post-loan risk: classification, write-off (the write_off transition's page), recoveries, restructuring
+    path("loans/<int:pk>/risk-class/", risk.LoanRiskClassView.as_view(), name="loan-risk-class"),
+    path(
+        "loans/<int:pk>/risk-class/upgrades/<int:request_id>/decide/",
+        risk.RiskClassUpgradeDecideView.as_view(),
+        name="risk-class-upgrade-decide",
+    ),
+    path("loans/<int:pk>/write-off/", risk.LoanWriteOffView.as_view(), name="loan-write-off"),
+    path("loans/<int:pk>/recoveries/new/", risk.LoanRecoveryCreateView.as_view(), name="loan-recovery"),
+    path("loans/<int:pk>/restructurings/new/", risk.LoanRestructuringCreateView.as_view(), name="loan-restructuring"),
+    path(
+        "loans/<int:pk>/restructurings/<int:restructuring_id>/decide/",
+        risk.RestructuringDecideView.as_view(),
+        name="restructuring-decide",
+    ),
     path("customers/", customers.CustomerListView.as_view(), name="customer-list"),
     path("customers/new/", customers.CustomerCreateView.as_view(), name="customer-create"),
     path("customers/<int:pk>/", customers.CustomerDetailView.as_view(), name="customer-detail"),

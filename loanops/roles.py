@@ -90,6 +90,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.settle_loan",
         "applications.archive_loan",
         "servicing.add_repayment",
+        "servicing.request_restructuring",
+        "servicing.add_writeoffrecovery",
         "collections.add_namedcontact",
     ],
     RISK: [
@@ -98,6 +100,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.approve_loan",
         "applications.reject_loan",
         "applications.make_offer_loan",
+        "servicing.classify_loan",
+        "servicing.propose_write_off",
+        "servicing.approve_restructuring",
         "collections.complete_post_loan_review",
         "collections.view_industryrisksnapshot",
         *_RISK_REVIEW,
@@ -135,6 +140,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "servicing.change_businessdate",
         "servicing.run_cob",
         "applications.view_reports",
+        "servicing.approve_risk_class_upgrade",
+        "servicing.approve_restructuring_above_limit",
+        "servicing.add_writeoffrecovery",
         # the LPR table behind the legal rate cap: one manager proposes, another approves
         "underwriting.add_loanprimerate",
         "underwriting.approve_loanprimerate",
@@ -152,6 +160,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.accept_offer_loan",
         "applications.sign_contract_loan",
         "applications.withdraw_loan",
+        "servicing.request_restructuring",
     ],
     SYSTEM: [
         *_VIEW,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("contracts.urls_api")),
     path("", include("servicing.urls_api")),
     path("", include("servicing.urls_api_transitions")),
+    path("", include("servicing.urls_api_risk")),
     path("", include("reporting.urls_api")),
     path("", include("loan_collections.urls_api_cases")),
 ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views
+from portal import restructuring, views
 
 urlpatterns = [
     path("", views.LoanListView.as_view(), name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("loans/<int:loan_id>/withdraw/", views.LoanWithdrawView.as_view(), name="loan-withdraw"),
     path("loans/<int:loan_id>/accept-offer/", views.OfferAcceptView.as_view(), name="offer-accept"),
     path("loans/<int:loan_id>/sign/", views.ContractSignView.as_view(), name="contract-sign"),
+    path("loans/<int:loan_id>/extension/", restructuring.LoanExtensionView.as_view(), name="loan-extension"),
     path("contracts/<int:contract_id>/pdf/", views.ContractDownloadView.as_view(), name="contract-download"),
     path(
         "loans/<int:loan_id>/settlement-certificate/",

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
-from applications.models import LoanStatus
+from applications.models import NPL_CLASSES, LoanStatus, RiskClass
 from loanops.money import ZERO
 from reporting import selectors
 
@@ -109,6 +109,13 @@ def render_dashboard(
     this_month_overview = selectors.month_overview(this_month)
     overview = this_month_overview if month == this_month else selectors.month_overview(month)
     originated = next(total for total in this_month_overview if total["event"] == "originated")
+    from servicing.selectors import npl_ratio
+
+    npl = npl_ratio()
+    quality = [
+        {"label": RiskClass(code).label, "principal": npl["by_class"][code], "is_npl": code in NPL_CLASSES}
+        for code in RiskClass.values
+    ]
     context: dict[str, Any] = {
         "page_title": _("经营看板"),
         "nav_active": "dashboard",
@@ -134,6 +141,8 @@ def render_dashboard(
         "month_error": month_error,
         "overview": overview,
         "csv_filename": monthly_csv_filename(month),
+        "npl": npl,
+        "quality": quality,
     }
     return render(request, "reporting/dashboard.html", context, status=status)
 

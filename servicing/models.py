@@ -276,4 +276,5 @@ class IdempotencyKey(models.Model):
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_key_unique")]
 
 
+from servicing.risk_models import RiskClassChange, RiskClassUpgradeRequest, Restructuring, WriteOff, WriteOffRecovery  # noqa: E402,F401,I001
 from servicing.settlement_models import Prepayment, PrepaymentOption, SettlementCertificate  # noqa: E402,F401

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Case,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -18,13 +19,14 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Abs, Coalesce
 
 from applications.models import SERVICING_STATUSES, Loan, LoanStatus
 from applications.selectors import loans_visible_to
 from loanops.exceptions import DomainError, InputError
-from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO, to_money
+from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO, to_money, to_rate
 from servicing.models import (
     Account,
     Installment,
@@ -41,7 +43,12 @@ __all__ = [
     "ledger_check",
     "loan_balances",
     "loan_repayments",
+    "loan_restructurings",
+    "loan_risk_class_history",
+    "loan_risk_class_upgrade_pending",
     "loan_transactions",
+    "loan_write_off_summary",
+    "npl_ratio",
     "payoff_quote",
     "repayment_get_for_actor",
     "schedule_current",
@@ -220,9 +227,49 @@ def _schedule_sum(expression: Any, condition: Q) -> Subquery:
     )
 
 
+def _write_off_problems(zero: Value) -> list[LedgerProblem]:
+    """Written-off loans: the write-off expense equals what the (frozen) schedule still shows outstanding —
+    principal, booked interest, penalty and fee. Recoveries only on written-off loans."""
+    problems: list[LedgerProblem] = []
+    outstanding = Value(ZERO, output_field=_money())
+    for _name, _account, expression, condition in _CHECKED:
+        outstanding = outstanding + Coalesce(_schedule_sum(expression, condition), zero)  # type: ignore[assignment]
+    rows = (
+        Loan.objects.filter(status=LoanStatus.WRITTEN_OFF)
+        .order_by("pk")
+        .annotate(
+            expense=Coalesce(_ledger_sum(Account.WRITE_OFF_EXPENSE), zero),
+            outstanding=ExpressionWrapper(outstanding, output_field=_money()),
+        )
+        .annotate(diff=Abs(F("expense") - F("outstanding")))
+        .filter(diff__gte=_TOLERANCE)
+        .values_list("pk", "expense", "outstanding")
+    )
+    for loan_id, expense, remaining in rows:
+        problems.append(
+            LedgerProblem(
+                "write_off_mismatch",
+                f"write-off expense {to_money(expense)} != schedule outstanding {to_money(remaining)}",
+                loan_id=loan_id,
+            )
+        )
+    stray = (
+        JournalLine.objects.filter(account=Account.RECOVERY_INCOME)
+        .exclude(loan__status=LoanStatus.WRITTEN_OFF)
+        .order_by("loan_id")
+        .values_list("loan_id", flat=True)
+        .distinct()
+    )
+    for loan_id in stray:
+        problems.append(LedgerProblem("recovery_not_written_off", "recovery booked on a loan not written off", loan_id))
+    return problems
+
+
 def ledger_check() -> list[LedgerProblem]:
     """Prove the journal: each entry balances, the trial balance is zero, and per loan the receivables
-    equal the current schedule's outstanding amounts (see ``servicing.services`` for the convention).
+    equal the current schedule's outstanding amounts (see ``servicing.services`` for the convention); a
+    written-off loan's receivables are zero and its write-off expense equals its schedule's outstanding
+    amounts (``servicing.services.write_off``).
 
     Set-based: a handful of GROUP BY / correlated-subquery queries, whatever the number of loans.
     """
@@ -265,9 +312,15 @@ def ledger_check() -> list[LedgerProblem]:
 
     annotations: dict[str, Any] = {}
     mismatch = Q()
+    written_off = Q(status=LoanStatus.WRITTEN_OFF)
     for name, account, expression, condition in _CHECKED:
         annotations[f"ledger_{name}"] = Coalesce(_ledger_sum(account), zero)
-        annotations[f"schedule_{name}"] = Coalesce(_schedule_sum(expression, condition), zero)
+        # a written-off loan's schedule is frozen with its outstanding amounts; its receivables must be zero
+        annotations[f"schedule_{name}"] = Case(
+            When(written_off, then=zero),
+            default=Coalesce(_schedule_sum(expression, condition), zero),
+            output_field=_money(),
+        )
     loans = Loan.objects.order_by("pk").annotate(**annotations)
     for name, *_ in _CHECKED:
         diff = Abs(F(f"ledger_{name}") - F(f"schedule_{name}"))
@@ -291,6 +344,8 @@ def ledger_check() -> list[LedgerProblem]:
             problems.append(
                 LedgerProblem("overpayment_debit", f"debit balance {row['ledger_overpayment']}", loan_id=row["pk"])
             )
+
+    problems.extend(_write_off_problems(zero))
 
     for loan_id, period in (
         Installment.objects.filter(schedule__is_current=True, interest_booked=False, interest_paid__gt=0)
@@ -318,3 +373,75 @@ def ledger_check() -> list[LedgerProblem]:
             LedgerProblem("reversal_missing", f"repayment {pk} reversed without a reversing entry", loan_id)
         )
     return problems
+
+
+# --- five-category class, write-off, restructuring ------------------------------------------------
+
+
+def npl_ratio() -> dict[str, Any]:
+    """不良率 = outstanding principal of 次级 + 可疑 + 损失 loans / all outstanding principal — one query.
+
+    Over active and overdue loans; outstanding principal is Σ(principal_due − principal_paid) of each loan's
+    current schedule (as on the dashboard). ``ratio`` is a Decimal with 6 places (0.012300 = 1.23 %), ``None``
+    when nothing is outstanding; ``by_class`` gives the principal per class.
+    """
+    from applications.models import NPL_CLASSES, RiskClass
+
+    remaining = ExpressionWrapper(F("principal_due") - F("principal_paid"), output_field=_money())
+    zero = Value(ZERO, output_field=_money())
+    sums = {
+        code: Coalesce(Sum(remaining, filter=Q(loan__risk_class=code)), zero, output_field=_money())
+        for code in RiskClass.values
+    }
+    figures = Installment.objects.filter(schedule__is_current=True, loan__status__in=SERVICING_STATUSES).aggregate(
+        **sums
+    )
+    by_class = {code: to_money(figures[code]) for code in RiskClass.values}
+    total = sum(by_class.values(), ZERO)
+    npl = sum((by_class[code] for code in NPL_CLASSES), ZERO)
+    ratio = to_rate(npl / total) if total else None
+    return {"outstanding_principal": total, "npl_principal": npl, "ratio": ratio, "by_class": by_class}
+
+
+def loan_risk_class_history(loan: Loan) -> QuerySet[Any]:
+    """The loan's class changes, oldest first, with the actor."""
+    from servicing.models import RiskClassChange
+
+    return RiskClassChange.objects.filter(loan=loan).select_related("actor").order_by("id")
+
+
+def loan_risk_class_upgrade_pending(loan: Loan) -> Any:
+    from servicing.models import RiskClassUpgradeRequest
+
+    return (
+        RiskClassUpgradeRequest.objects.filter(loan=loan, status=RiskClassUpgradeRequest.Status.PENDING)
+        .select_related("requested_by")
+        .first()
+    )
+
+
+def loan_write_off_summary(loan: Loan) -> dict[str, Any]:
+    """The loan's approved write-off (or None), a pending proposal (or None), its recoveries and their total."""
+    from servicing.models import WriteOff, WriteOffRecovery
+
+    write_offs = list(
+        WriteOff.objects.filter(loan=loan, status__in=[WriteOff.Status.APPROVED, WriteOff.Status.PROPOSED])
+        .select_related("proposed_by", "decided_by")
+        .order_by("id")
+    )
+    approved = next((row for row in write_offs if row.status == WriteOff.Status.APPROVED), None)
+    pending = next((row for row in write_offs if row.status == WriteOff.Status.PROPOSED), None)
+    rows = list(WriteOffRecovery.objects.filter(loan=loan).select_related("recorded_by").order_by("id"))
+    total = sum((row.amount for row in rows), ZERO)
+    return {"write_off": approved, "pending": pending, "recoveries": rows, "recovered_total": total}
+
+
+def loan_restructurings(loan: Loan) -> QuerySet[Any]:
+    """The loan's extension / restructuring requests, oldest first."""
+    from servicing.models import Restructuring
+
+    return (
+        Restructuring.objects.filter(loan=loan)
+        .select_related("requested_by", "risk_approved_by", "manager_approved_by", "rejected_by", "schedule_version")
+        .order_by("id")
+    )

@@ -45,6 +45,7 @@ from backoffice.views.base import (
     paginate,
 )
 from backoffice.views.repayments import allocation_summary, balance_rows
+from backoffice.views.risk import risk_context
 from backoffice.views.transitions import loan_actions
 from compliance.pii import mask_id_number, mask_phone, pii_hash
 from loanops.exceptions import DomainError
@@ -69,15 +70,6 @@ QUEUE_HINTS: dict[str, Any] = {
 }
 
 PHONE_SEARCH_RE = re.compile(r"^1\d{10}$")
-
-#: five-category loan classification (五级分类), as stored in Loan.risk_class by the daily batch
-RISK_CLASS_LABELS: dict[str, Any] = {
-    "normal": _("正常"),
-    "special_mention": _("关注"),
-    "substandard": _("次级"),
-    "doubtful": _("可疑"),
-    "loss": _("损失"),
-}
 
 
 def actor_display(user: Any) -> str:
@@ -271,7 +263,7 @@ class LoanDetailView(StaffPermissionMixin, View):
             "schedule": schedule,
             "schedule_totals": _schedule_totals(schedule),
             "balances": balance_rows(loan) if loan.disbursed_on else [],
-            "risk_class_label": RISK_CLASS_LABELS.get(loan.risk_class, loan.risk_class),
+            **risk_context(loan, user),  # risk_class_label (正常/关注/…), class history, write-off, restructurings
             "repayments": repayments,
             "timeline": _stage_timeline(loan, events),
             "can_upload": user.has_perm("applications.add_loandocument")

@@ -61,7 +61,7 @@ ACTIONS: dict[str, TransitionAction] = {
         TransitionAction("cure", _("逾期转正常"), note=_("由日终批处理自动执行")),
         TransitionAction("settle", _("结清"), "btn-primary", _url("settle")),
         TransitionAction("archive", _("归档"), "btn-secondary", _url("archive")),
-        TransitionAction("write_off", _("核销"), "btn-danger", note=_("核销在催收模块办理")),
+        TransitionAction("write_off", _("核销"), "btn-danger", _url("write_off")),
         TransitionAction("withdraw", _("撤回申请"), "btn-danger", _url("withdraw")),
     )
 }

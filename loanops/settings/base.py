@@ -149,11 +149,19 @@ LOANOPS_LICENSED_RATE_CAPS = {"microcredit": "0.24", "consumer_finance": "0.24"}
 # Close of business: the steps run in this order for each business date (loanops.cob.CobStep dotted paths).
 # Planned order: due, penalty, bucket, classify, collections, reminders, early_warning, staff_tasks.
 LOANOPS_COB_STEPS: list[str] = [
+    "servicing.services.classification.CLASSIFY",
     "loan_collections.steps.collections",
     "loan_collections.reminders.REMINDERS_STEP",
     "loan_collections.early_warning.EARLY_WARNING_STEP",
     "loan_collections.staff_tasks.STAFF_TASKS_STEP",
 ]
+# Five-category classification (五级分类): the smallest days past due at which a loan is at least that class
+# (any overdue → 关注, > 90 → 次级, > 270 → 可疑, > 360 → 损失). A product's dpd_floor_* fields override these.
+LOANOPS_RISK_CLASS_DPD_FLOORS: dict[str, int] = {"special_mention": 1, "substandard": 91, "doubtful": 271, "loss": 361}
+# Extension / restructuring (展期/重组): class at least 关注 for this many months after approval, and
+# above this outstanding principal (CNY) a manager approves too, after risk.
+LOANOPS_RESTRUCTURE_OBSERVATION_MONTHS = 6
+LOANOPS_RESTRUCTURE_MANAGER_LIMIT = "500000.00"
 # Step 6 (reminders): days before a due date to remind (T−3, T−1, T0) and days after it to send an
 # overdue notice (D+1, D+3, D+7).
 LOANOPS_REMINDER_DAYS_BEFORE = [3, 1, 0]
@@ -269,6 +277,9 @@ SPECTACULAR_SETTINGS = {
         "IndustryEnum": "applications.models.Industry",
         "RepaymentMethodEnum": "loanops.types.RepaymentMethod",
         "ContractStatusEnum": "contracts.models.Contract.Status",
+        "RiskClassEnum": "applications.models.RiskClass",
+        "RestructuringKindEnum": "servicing.risk_models.Restructuring.Kind",
+        "RecoveryChannelEnum": "servicing.risk_models.WriteOffRecovery.Channel",
         "CollectionCaseStatusEnum": "loan_collections.case_models.CaseStatus",
         "CollectionLevelEnum": "loan_collections.case_models.CollectionLevel",
         "CollectionOutcomeEnum": "loan_collections.case_models.CaseOutcome",
