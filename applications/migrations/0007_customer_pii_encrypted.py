@@ -37,7 +37,7 @@ def decrypt_customers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("applications", "0005_customer_registered_capital_loan_intake_flags"),
+        ("applications", "0006_customer_registered_capital_loan_intake_flags"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0004_product_versions_terms_rate_bands'),
+        ('applications', '0005_loan_risk_class_restructuring_product_dpd_floors'),
     ]
 
     operations = [
