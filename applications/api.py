@@ -70,7 +70,7 @@ from applications.services import (
     loan_submit,
     loan_withdraw,
 )
-from compliance.pii import mask_id_number
+from compliance.pii import mask_id_number, mask_phone, pii_hash
 from loanops.exceptions import InputError
 
 BUCKETS = ("M0", "M1", "M2", "M3", "M3+")
@@ -229,14 +229,22 @@ class MaskedIdNumberField(serializers.CharField):
         return mask_id_number(str(value or ""))
 
 
+class MaskedPhoneField(serializers.CharField):
+    def to_representation(self, value: Any) -> str:
+        return mask_phone(str(value or ""))
+
+
 class CustomerFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=ApplicantType.choices)
     name = django_filters.CharFilter(lookup_expr="icontains")
-    phone = django_filters.CharFilter()
+    phone = django_filters.CharFilter(method="filter_phone", label="手机号（完整 11 位，按密钥哈希查找）")
 
     class Meta:
         model = Customer
-        fields = ["kind", "name", "phone"]
+        fields = ["kind", "name"]
+
+    def filter_phone(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return queryset.filter(phone_hash=pii_hash(value))
 
 
 class CustomerListCreateApi(GenericApi):
@@ -261,6 +269,9 @@ class CustomerListCreateApi(GenericApi):
         annual_income = serializers.DecimalField(max_digits=18, decimal_places=2, required=False)
         employer = serializers.CharField(max_length=120, required=False, allow_blank=True)
         years_in_business = serializers.IntegerField(required=False)
+        registered_capital = serializers.DecimalField(
+            max_digits=18, decimal_places=2, required=False, help_text="注册资本（元），企业必填"
+        )
         portal_password = serializers.CharField(
             write_only=True,
             required=False,
@@ -274,6 +285,7 @@ class CustomerListCreateApi(GenericApi):
         kind_display = serializers.CharField(source="get_kind_display", read_only=True)
         industry_display = serializers.CharField(source="get_industry_display", read_only=True)
         id_number = MaskedIdNumberField(read_only=True, help_text="脱敏显示：前 6 位 + ******** + 后 4 位")
+        phone = MaskedPhoneField(read_only=True, help_text="脱敏显示：前 3 位 + **** + 后 4 位")
         has_portal_account = serializers.SerializerMethodField()
 
         class Meta:
@@ -281,7 +293,7 @@ class CustomerListCreateApi(GenericApi):
             fields = [
                 "id", "kind", "kind_display", "name", "id_number", "uscc", "legal_representative", "phone",
                 "email", "address", "industry", "industry_display", "annual_income", "employer",
-                "years_in_business", "has_portal_account", "created_at", "updated_at",
+                "years_in_business", "registered_capital", "has_portal_account", "created_at", "updated_at",
             ]  # fmt: skip
             read_only_fields = fields
 
@@ -392,7 +404,7 @@ class LoanListCreateApi(GenericApi):
         requested_amount = serializers.DecimalField(max_digits=18, decimal_places=2)
         requested_term_months = serializers.IntegerField()
         purpose = serializers.CharField(max_length=200)
-        repayment_source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        repayment_source = serializers.CharField(max_length=200, help_text="还款来源，例如工资收入、经营收入")
 
     class OutputSerializer(serializers.ModelSerializer):
         status_display = serializers.CharField(source="get_status_display", read_only=True)

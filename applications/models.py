@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from compliance.fields import EncryptedTextField, PiiHashField, PiiHashSyncMixin
 from loanops.money import money_field, rate_field
 from loanops.types import RepaymentMethod
 
@@ -115,15 +116,24 @@ class DocumentType(models.TextChoices):
 
 
 def default_individual_documents() -> list[str]:
-    return [DocumentType.ID_FRONT, DocumentType.ID_BACK, DocumentType.INCOME_PROOF, DocumentType.CREDIT_AUTH]
-
-
-def default_enterprise_documents() -> list[str]:
+    """The checklist a new individual product starts with (the product manager may change it)."""
     return [
         DocumentType.ID_FRONT,
         DocumentType.ID_BACK,
+        DocumentType.INCOME_PROOF,
+        DocumentType.BANK_STATEMENT,
+        DocumentType.CREDIT_AUTH,
+    ]
+
+
+def default_enterprise_documents() -> list[str]:
+    """The checklist a new enterprise product starts with; the ID card is the legal representative's."""
+    return [
         DocumentType.BUSINESS_LICENSE,
         DocumentType.FINANCIAL_STATEMENTS,
+        DocumentType.ID_FRONT,
+        DocumentType.ID_BACK,
+        DocumentType.BANK_STATEMENT,
         DocumentType.CREDIT_AUTH,
     ]
 
@@ -132,21 +142,30 @@ def default_methods() -> list[str]:
     return [RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.EQUAL_PRINCIPAL]
 
 
-class Customer(models.Model):
-    """A borrower: an individual (居民身份证) or an enterprise (统一社会信用代码)."""
+class Customer(PiiHashSyncMixin, models.Model):
+    """A borrower: an individual (居民身份证) or an enterprise (统一社会信用代码).
+
+    The ID number and phone are encrypted at rest (`EncryptedTextField`: the columns hold Fernet tokens)
+    and found through their keyed hashes: `filter(phone_hash=pii_hash(phone))`, never `filter(phone=...)`
+    (refused). The USCC is a public business identifier (printed on the licence, searchable in the national
+    enterprise credit register), so it stays in clear and searchable.
+    """
 
     kind = models.CharField(_("借款人类型"), max_length=12, choices=ApplicantType.choices)
     name = models.CharField(_("姓名/企业名称"), max_length=120)
-    id_number = models.CharField(_("身份证号"), max_length=18, blank=True, db_index=True)
+    id_number = EncryptedTextField(_("身份证号"), blank=True, default="")
+    id_number_hash = PiiHashField(source="id_number", db_index=True)
     uscc = models.CharField(_("统一社会信用代码"), max_length=18, blank=True, db_index=True)
     legal_representative = models.CharField(_("法定代表人"), max_length=60, blank=True)
-    phone = models.CharField(_("手机号"), max_length=11, unique=True)
+    phone = EncryptedTextField(_("手机号"))
+    phone_hash = PiiHashField(source="phone", unique=True)
     email = models.EmailField(_("电子邮箱"), blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
     industry = models.CharField(_("行业"), max_length=1, choices=Industry.choices)
     annual_income = money_field(verbose_name=_("年收入/年营业收入"), default=Decimal("0.00"))
     employer = models.CharField(_("工作单位"), max_length=120, blank=True)
     years_in_business = models.PositiveSmallIntegerField(_("经营/工作年限"), default=0)
+    registered_capital = money_field(verbose_name=_("注册资本"), default=Decimal("0.00"))
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -319,6 +338,9 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     )
     status_changed_at = models.DateTimeField(_("进入当前阶段时间"), auto_now_add=True)
     supplement_rounds = models.PositiveSmallIntegerField(_("补件轮次"), default=0)
+    # Intake findings staff must see (e.g. a second open application for the same ID under
+    # LOANOPS_DUPLICATE_APPLICATION = "flag"): [{"code": ..., "message": ..., "loans": [...]}].
+    intake_flags = models.JSONField(_("受理提示"), default=list, blank=True)
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

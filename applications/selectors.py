@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Customer, Loan, LoanDocument, LoanStatus, Product, SupplementRequest
+from applications.models import (
+    PRE_DISBURSEMENT,
+    ApplicantType,
+    Customer,
+    DocumentType,
+    Loan,
+    LoanDocument,
+    LoanStatus,
+    Product,
+    SupplementRequest,
+)
+from compliance.pii import pii_hash
 from loanops import roles
 
 S = LoanStatus
@@ -54,9 +70,85 @@ def document_get_for_actor(*, actor: Any, document_id: int) -> LoanDocument:
     return LoanDocument.objects.select_related("loan").get(pk=document_id, loan__in=loans_visible_to(actor))
 
 
+def intake_business_date() -> date:
+    """The business date (kept by servicing, a later stage: reached through `settings.LOANOPS_BUSINESS_DATE`,
+    a dotted path, so intake does not import it)."""
+    return import_string(settings.LOANOPS_BUSINESS_DATE)()
+
+
+OPEN_APPLICATION_STATUSES = PRE_DISBURSEMENT
+
+
+def open_applications_same_identity(customer: Customer, *, exclude_loan_id: int | None = None) -> QuerySet[Loan]:
+    """Open (not yet disbursed, not ended) applications of anyone with this customer's ID number (an individual)
+    or USCC (an enterprise) — the same person or company under another customer record too."""
+    if customer.kind == ApplicantType.ENTERPRISE:
+        if not customer.uscc:
+            return Loan.objects.none()
+        same = Q(customer__uscc=customer.uscc)
+    else:
+        if not customer.id_number:
+            return Loan.objects.none()
+        same = Q(customer__id_number_hash=pii_hash(customer.id_number))
+    loans = Loan.objects.filter(same, status__in=OPEN_APPLICATION_STATUSES).order_by("id")
+    if exclude_loan_id is not None:
+        loans = loans.exclude(pk=exclude_loan_id)
+    return loans
+
+
+def customer_by_phone(phone: str) -> Customer | None:
+    """The customer with this (normalised) phone number, found through its keyed hash."""
+    return Customer.objects.select_related("user").filter(phone_hash=pii_hash(phone)).first()
+
+
 def products_active() -> QuerySet[Product]:
     """Products on sale: the current version (not retired by a newer one) of each product marked on sale."""
     return Product.objects.filter(is_active=True, retired_at__isnull=True)
+
+
+#: labels that read differently for an enterprise applicant (the ID card is the legal representative's)
+ENTERPRISE_DOCUMENT_LABELS = {
+    "id_front": _("法定代表人身份证人像面"),
+    "id_back": _("法定代表人身份证国徽面"),
+}
+
+
+def document_label(doc_type: str, applicant_type: str) -> str:
+    if applicant_type == ApplicantType.ENTERPRISE and doc_type in ENTERPRISE_DOCUMENT_LABELS:
+        return str(ENTERPRISE_DOCUMENT_LABELS[doc_type])
+    return str(DocumentType(doc_type).label)
+
+
+def supplement_rounds_per_month(*, months: int = 6, today: date | None = None) -> list[dict[str, Any]]:
+    """KPI: supplement rounds requested per calendar month (and how many applications they concerned),
+    the last `months` months up to `today`, oldest first, months without a round included. One query.
+    Calendar months of the wall clock: `requested_at` is a real timestamp, not a business date."""
+    today = today or timezone.localdate()
+    first = date(today.year, today.month, 1)
+    for _step in range(months - 1):
+        first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    rows = (
+        SupplementRequest.objects.filter(requested_at__gte=start)
+        .annotate(month=TruncMonth("requested_at"))
+        .values("month")
+        .annotate(rounds=Count("id"), applications=Count("loan", distinct=True))
+        .order_by("month")
+    )
+    found = {(row["month"].year, row["month"].month): row for row in rows}
+    result = []
+    year, month = first.year, first.month
+    for _step in range(months):
+        row = found.get((year, month))
+        result.append(
+            {
+                "month": f"{year:04d}-{month:02d}",
+                "rounds": row["rounds"] if row else 0,
+                "applications": row["applications"] if row else 0,
+            }
+        )
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return result
 
 
 def required_documents(loan: Loan) -> list[str]:

@@ -6,7 +6,8 @@ Every service is one transaction, takes keyword-only arguments and checks its ow
 from __future__ import annotations
 
 import hashlib
-import re
+import secrets
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,8 +20,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError as StdnumError
 
 from applications.lifecycle import loan_transition, loans_for_update
 from applications.models import (
@@ -36,20 +35,23 @@ from applications.models import (
 )
 from applications.selectors import (
     customer_get_for_actor,
+    intake_business_date,
     is_customer,
     loan_get_for_actor,
     loan_missing_documents,
     loan_outstanding_items,
+    open_applications_same_identity,
 )
 from compliance.audit import audit_record
 from compliance.blacklist import blacklist_match
+from compliance.identity import IdentityError, age_on, clean_id_number, clean_phone, clean_uscc, id_birth_date
+from compliance.pii import pii_hash
 from loanops import roles
 from loanops.exceptions import DomainError, InputError
 from loanops.money import to_money
 from notifications.models import Channel
 from notifications.services import Message, outbox_write
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 UPLOAD_STATUSES = {
     LoanStatus.DRAFT,
     LoanStatus.SUBMITTED,
@@ -75,6 +77,10 @@ class FieldErrors:
     def raise_if_any(self, message: str = "输入有误，请检查标注的字段") -> None:
         if self.fields:
             raise InputError(message, fields=self.fields)
+
+
+def portal_username() -> str:
+    return f"c-{secrets.token_hex(10)}"
 
 
 def _decimal(errors: FieldErrors, field: str, value: Any) -> Decimal | None:
@@ -104,15 +110,34 @@ CUSTOMER_FIELDS = (
     "annual_income",
     "employer",
     "years_in_business",
+    "registered_capital",
 )
 
 
+def _non_negative_money(errors: FieldErrors, merged: dict[str, Any], field: str, *, required: bool, label: str) -> None:
+    amount = _decimal(errors, field, merged.get(field) or "0")
+    if amount is None:
+        return
+    if amount < 0:
+        errors.add(field, f"{label}不能为负数")
+    elif required and amount <= 0:
+        errors.add(field, f"请填写{label}")
+    else:
+        merged[field] = to_money(amount)
+
+
 def validate_customer_data(data: dict[str, Any], *, instance: Customer | None = None) -> dict[str, Any]:
-    """Normalise and validate customer fields; raises InputError with every problem at once."""
+    """Normalise and validate customer fields; raises InputError with every problem at once.
+
+    Individual: name, ID number (checksum and birth date), mainland mobile. Enterprise in addition: USCC
+    (check character), legal representative, registered capital and annual revenue (> 0), years in
+    business; the ID number is then the legal representative's (optional, checked when given).
+    """
     errors = FieldErrors()
     merged = {field: getattr(instance, field) for field in CUSTOMER_FIELDS} if instance else {}
     merged.update({key: value for key, value in data.items() if key in CUSTOMER_FIELDS})
     kind = merged.get("kind")
+    enterprise = kind == ApplicantType.ENTERPRISE
     if kind not in ApplicantType.values:
         errors.add("kind", "借款人类型必须是 individual（个人）或 enterprise（企业）")
     name = str(merged.get("name") or "").strip()
@@ -121,38 +146,36 @@ def validate_customer_data(data: dict[str, Any], *, instance: Customer | None = 
     merged["name"] = name
     id_number = str(merged.get("id_number") or "").strip().upper()
     merged["id_number"] = id_number
-    if kind == ApplicantType.INDIVIDUAL or id_number:
-        if not id_number:
-            errors.add("id_number", "请填写身份证号")
-        else:
-            try:
-                merged["id_number"] = ric.validate(id_number)
-            except StdnumError:
-                errors.add("id_number", "身份证号无效（长度、出生日期或校验位不正确）")
+    if kind == ApplicantType.INDIVIDUAL and not id_number:
+        errors.add("id_number", "请填写身份证号")
+    elif id_number:
+        try:
+            merged["id_number"] = clean_id_number(id_number)
+        except IdentityError as exc:
+            errors.add("id_number", exc.message)
     code = str(merged.get("uscc") or "").strip().upper()
     merged["uscc"] = code
-    if kind == ApplicantType.ENTERPRISE:
+    if enterprise:
         if not code:
             errors.add("uscc", "请填写统一社会信用代码")
         else:
             try:
-                merged["uscc"] = uscc.validate(code)
-            except StdnumError:
-                errors.add("uscc", "统一社会信用代码无效（校验位不正确）")
+                merged["uscc"] = clean_uscc(code)
+            except IdentityError as exc:
+                errors.add("uscc", exc.message)
         if not str(merged.get("legal_representative") or "").strip():
             errors.add("legal_representative", "请填写法定代表人")
-    phone = re.sub(r"[\s-]", "", str(merged.get("phone") or ""))
-    if not PHONE_RE.match(phone):
-        errors.add("phone", "手机号应为 11 位，以 1 开头")
-    merged["phone"] = phone
+    try:
+        merged["phone"] = clean_phone(merged.get("phone"))
+    except IdentityError as exc:
+        errors.add("phone", exc.message)
+        merged["phone"] = str(merged.get("phone") or "")
     if merged.get("industry") not in Industry.values:
         errors.add("industry", "请选择国民经济行业门类（A–T）")
-    income = _decimal(errors, "annual_income", merged.get("annual_income") or "0")
-    if income is not None:
-        if income < 0:
-            errors.add("annual_income", "收入不能为负数")
-        else:
-            merged["annual_income"] = to_money(income)
+    _non_negative_money(
+        errors, merged, "annual_income", required=enterprise, label="年营业收入" if enterprise else "年收入"
+    )
+    _non_negative_money(errors, merged, "registered_capital", required=enterprise, label="注册资本")
     try:
         years = int(merged.get("years_in_business") or 0)
         if years < 0 or years > 100:
@@ -163,7 +186,7 @@ def validate_customer_data(data: dict[str, Any], *, instance: Customer | None = 
     for field in ("email", "address", "employer", "legal_representative"):
         merged[field] = str(merged.get(field) or "").strip()
     if "phone" not in errors.fields:
-        clash = Customer.objects.filter(phone=phone)
+        clash = Customer.objects.filter(phone_hash=pii_hash(merged["phone"]))
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)
         if clash.exists():
@@ -178,7 +201,11 @@ def customer_create(*, actor: Any, data: dict[str, Any], portal_password: str | 
     clean = validate_customer_data(data)
     customer = Customer(**clean)
     if portal_password:
-        user = get_user_model().objects.create_user(username=clean["phone"], password=portal_password)
+        # Customers log in with their phone (applications.auth.PhoneBackend); the username must not repeat
+        # the phone in clear (auth_user is not encrypted), so it is random.
+        user = get_user_model().objects.create_user(
+            username=portal_username(), password=portal_password, first_name=clean["name"][:150]
+        )
         user.groups.add(Group.objects.get(name=roles.CUSTOMER))
         customer.user = user
     try:
@@ -317,18 +344,25 @@ def _loan_create(
         term = _check_request_against_product(
             errors, product=product, customer=customer, amount=amount, term=requested_term_months
         )
+        _check_applicant_age(errors, product=product, customer=customer, on=intake_business_date())
     purpose = (purpose or "").strip()
     if not purpose:
         errors.add("purpose", "请说明借款用途")
+    repayment_source = (repayment_source or "").strip()
+    if not repayment_source:
+        errors.add("repayment_source", "请说明还款来源（例如：工资收入、经营收入）")
     errors.raise_if_any()
     assert product is not None and amount is not None and term is not None
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one application at a time per borrower
+    flags = _duplicate_flags(actor=actor, customer=customer)
     loan = Loan.objects.create(
         customer=customer,
         product=product,
         requested_amount=to_money(amount),
         requested_term_months=term,
         purpose=purpose,
-        repayment_source=(repayment_source or "").strip(),
+        repayment_source=repayment_source,
+        intake_flags=flags,
         created_by=actor,
     )
     loan.reference = f"LN{timezone.localdate():%Y%m%d}{loan.pk:06d}"
@@ -338,8 +372,53 @@ def _loan_create(
         action="loan.create",
         subject=loan,
         after={"status": loan.status, "requested_amount": loan.requested_amount, "product": product.code},
+        data={"intake_flags": [flag["code"] for flag in flags]} if flags else None,
     )
     return loan
+
+
+def _check_applicant_age(errors: FieldErrors, *, product: Product, customer: Customer, on: date) -> None:
+    """An individual's age on the business date, from the birth date in the ID number, within the product's range."""
+    if customer.kind != ApplicantType.INDIVIDUAL or not customer.id_number:
+        return
+    try:
+        birth = id_birth_date(customer.id_number)
+    except (IdentityError, ValueError):
+        errors.add("id_number", "身份证号中的出生日期无效")
+        return
+    age = age_on(birth, on)
+    if not (product.min_age <= age <= product.max_age):
+        errors.add(
+            "product",
+            f"该产品要求申请人年龄在 {product.min_age}–{product.max_age} 周岁之间（申请人现年 {age} 周岁）",
+        )
+
+
+DUPLICATE_REFUSED_CUSTOMER_MESSAGE = "您已有一笔进行中的贷款申请，请先完成或撤回后再申请。"
+
+
+def _duplicate_flags(*, actor: Any, customer: Customer) -> list[dict[str, Any]]:
+    """A second open application for the same ID number (or USCC): refused (422 `duplicate_application`) or,
+    with LOANOPS_DUPLICATE_APPLICATION = "flag", returned as a flag recorded on the new loan for staff."""
+    others = [ref or "" for ref in open_applications_same_identity(customer).values_list("reference", flat=True)]
+    if not others:
+        return []
+    mode = settings.LOANOPS_DUPLICATE_APPLICATION
+    if mode != "flag":
+        if is_customer(actor):
+            raise DomainError(DUPLICATE_REFUSED_CUSTOMER_MESSAGE, code="duplicate_application")
+        raise DomainError(
+            f"同一证件号已有进行中的申请：{'、'.join(others)}。请先完成或撤回后再新建。",
+            code="duplicate_application",
+            extra={"loans": others},
+        )
+    return [
+        {
+            "code": "duplicate_application",
+            "message": f"同一证件号另有进行中的申请：{'、'.join(others)}",
+            "loans": others,
+        }
+    ]
 
 
 _SIGNATURES = {
@@ -419,6 +498,9 @@ def _loan_submit(*, actor: Any, loan_id: int, reason: str) -> Loan:
     loan = loans_for_update().get(pk=loan_id)
     was_supplement = loan.status == LoanStatus.SUPPLEMENT_REQUIRED
     if loan.status in (LoanStatus.DRAFT, LoanStatus.SUPPLEMENT_REQUIRED):
+        if not loan.repayment_source.strip():
+            message = "请说明还款来源后再提交"
+            raise InputError(message, fields={"repayment_source": [message]})
         outstanding = loan_outstanding_items(loan)
         if outstanding:
             labels = "、".join(str(DocumentType(item).label) for item in outstanding)
@@ -445,6 +527,11 @@ def loan_request_supplement(*, actor: Any, loan_id: int, items: list[str], messa
     if not (message or "").strip():
         errors.add("message", "请说明需要补充的原因")
     errors.raise_if_any()
+    # The round is written first, so the stage notification (composed inside the transition) can name the
+    # items and the reason; a refused transition rolls it back with everything else.
+    request_row = SupplementRequest.objects.create(
+        loan=loan, round=loan.supplement_rounds + 1, items=items, message=message.strip(), requested_by=actor
+    )
     loan_transition(
         loan,
         "request_supplement",
@@ -453,9 +540,8 @@ def loan_request_supplement(*, actor: Any, loan_id: int, items: list[str], messa
         extra_fields=("supplement_rounds",),
         items=items,
     )
-    return SupplementRequest.objects.create(
-        loan=loan, round=loan.supplement_rounds, items=items, message=message.strip(), requested_by=actor
-    )
+    assert loan.supplement_rounds == request_row.round
+    return request_row
 
 
 @transaction.atomic
@@ -483,6 +569,18 @@ def loan_withdraw(*, actor: Any, loan_id: int, reason: str) -> Loan:
     return loan_transition(loan, "withdraw", actor=actor, reason=reason)
 
 
+def supplement_notice_text(loan: Loan) -> str:
+    """Which items the open supplement round asks for, and why (the notification text)."""
+    from applications.selectors import document_label, supplement_open
+
+    request_row = supplement_open(loan)
+    if request_row is None:
+        return ""
+    items = [document_label(item, loan.customer.kind) for item in request_row.items if item in DocumentType.values]
+    lines = "\n".join(f"  · {item}" for item in items)
+    return f"\n第 {request_row.round} 次补充材料，需要补充：\n{lines}\n原因：{request_row.message}\n"
+
+
 def loan_stage_notify(*, loan: Loan, event_id: int) -> bool:
     """Tell the customer about a stage change by e-mail: written to the outbox in the transition's own
     transaction (delivered after the commit by the relay; console backend in the embedded default)."""
@@ -493,6 +591,7 @@ def loan_stage_notify(*, loan: Loan, event_id: int) -> bool:
         return False
     status = LoanStatus(loan.status)
     label = status.label
+    detail = supplement_notice_text(loan) if status == LoanStatus.SUPPLEMENT_REQUIRED else ""
     outbox_write(
         Message(
             channel=Channel.EMAIL,
@@ -501,7 +600,7 @@ def loan_stage_notify(*, loan: Loan, event_id: int) -> bool:
             recipient=email,
             subject=f"【LoanOps】您的贷款 {loan.reference} 进度更新：{label}",
             body=f"{loan.customer.name}，您好：\n\n您的贷款申请 {loan.reference} 当前状态：{label}。\n"
-            f"{NEXT_STEP.get(status, '')}\n\n请登录借款人服务门户查看详情。",
+            f"{NEXT_STEP.get(status, '')}\n{detail}\n请登录借款人服务门户查看详情。",
             loan_id=loan.pk,
             context={"status": status.value},
         )

@@ -220,6 +220,9 @@ class CustomerForm(forms.Form):
     years_in_business = forms.IntegerField(
         label=_("经营/工作年限"), required=False, min_value=0, max_value=100, initial=0
     )
+    registered_capital = forms.DecimalField(
+        label=_("注册资本（元）"), required=False, min_value=Decimal("0"), help_text=_("企业必填。"), **MONEY
+    )
     email = forms.EmailField(label=_("电子邮箱"), required=False)
     address = forms.CharField(label=_("地址"), required=False, max_length=200)
     portal_password = forms.CharField(
@@ -242,6 +245,8 @@ class CustomerForm(forms.Form):
             data["annual_income"] = Decimal("0")
         if data.get("years_in_business") is None:
             data["years_in_business"] = 0
+        if data.get("registered_capital") is None:
+            data["registered_capital"] = Decimal("0")
         return data
 
 
@@ -250,7 +255,9 @@ class LoanCreateForm(forms.Form):
     requested_amount = _money_field(_("申请金额（元）"))
     requested_term_months = forms.IntegerField(label=_("申请期限（月）"), min_value=1, max_value=360)
     purpose = forms.CharField(label=_("借款用途"), max_length=200)
-    repayment_source = forms.CharField(label=_("还款来源"), required=False, max_length=200)
+    repayment_source = forms.CharField(
+        label=_("还款来源"), max_length=200, help_text=_("例如：工资收入、经营收入、租金收入")
+    )
 
     def __init__(self, *args: Any, products: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -47,6 +47,8 @@ urlpatterns = [
     path("blacklist/import/", blacklist.BlacklistImportView.as_view(), name="blacklist-import"),
     path("blacklist/<int:pk>/deactivate/", blacklist.BlacklistDeactivateView.as_view(), name="blacklist-deactivate"),
     path("cob/", cob.CobRunListView.as_view(), name="cob-runs"),
+    path("customers/<int:pk>/reveal/<slug:field>/", customers.CustomerRevealView.as_view(), name="customer-reveal"),
+    path("blacklist/<int:pk>/reveal/<slug:field>/", blacklist.BlacklistRevealView.as_view(), name="blacklist-reveal"),
     path("customers/<int:pk>/loans/new/", loans.LoanCreateView.as_view(), name="loan-create"),
     # One URL per transition: loan-submit, loan-start-review, loan-request-supplement, loan-approve, ...
     *(

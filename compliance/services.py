@@ -239,3 +239,22 @@ def blacklist_import_csv(*, actor: Any, content: bytes, default_source: str = ""
         data={"created": len(created), "skipped": len(body) - len(created), "entry_ids": ids},
     )
     return BlacklistImportResult(created=len(created), skipped=len(body) - len(created), entry_ids=ids)
+
+
+# --- seeing personal data unmasked ---------------------------------------------------------------
+
+
+@transaction.atomic
+def pii_reveal(*, actor: Any, subject: Any, field: str, ip_address: str | None = None) -> str:
+    """The clear value of one encrypted field, for a user holding `compliance.view_pii`; audited every time."""
+    from compliance.fields import EncryptedTextField
+
+    _require(actor, VIEW_PII)
+    try:
+        model_field = subject._meta.get_field(field)
+    except Exception as exc:  # FieldDoesNotExist
+        raise InputError("未知字段", fields={"field": ["未知字段"]}) from exc
+    if not isinstance(model_field, EncryptedTextField):
+        raise InputError("该字段不是受保护的个人信息", fields={"field": ["该字段不是受保护的个人信息"]})
+    audit_record(actor=actor, action="pii.reveal", subject=subject, data={"field": field}, ip_address=ip_address)
+    return str(getattr(subject, field) or "")

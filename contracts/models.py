@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Loan
+from compliance.fields import EncryptedTextField
 from compliance.pii import mask_account
 from loanops.money import money_field
 
@@ -66,8 +67,8 @@ class Disbursement(models.Model):
     loan = models.OneToOneField(Loan, on_delete=models.PROTECT, related_name="disbursement", verbose_name=_("贷款"))
     amount = money_field(verbose_name=_("放款金额"))
     bank_name = models.CharField(_("收款银行"), max_length=100)
-    # Stored as given for now; a later issue encrypts it at rest (DESIGN.md §5). Show `masked_account`.
-    bank_account = models.CharField(_("收款账号"), max_length=30)
+    # Encrypted at rest (DESIGN.md §5; never searched, so no hash column). Show `masked_account`.
+    bank_account = EncryptedTextField(_("收款账号"))
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("经办人")
     )

@@ -106,9 +106,7 @@ class LoanApplyForm(ServiceErrorsMixin, forms.Form):
     purpose = forms.CharField(
         label=_("借款用途"), max_length=200, help_text=_("例如：店铺装修、购买经营设备、教育支出")
     )
-    repayment_source = forms.CharField(
-        label=_("还款来源"), max_length=200, required=False, help_text=_("例如：工资收入、经营收入")
-    )
+    repayment_source = forms.CharField(label=_("还款来源"), max_length=200, help_text=_("例如：工资收入、经营收入"))
 
     def __init__(self, *args: Any, products: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

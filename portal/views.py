@@ -311,7 +311,7 @@ def loan_detail_context(request: HttpRequest, loan: Loan, **overrides: Any) -> d
             checklist.append(
                 {
                     "doc_type": doc_type,
-                    "label": DocumentType(doc_type).label,
+                    "label": app_selectors.document_label(doc_type, loan.customer.kind),
                     "missing": doc_type not in latest,
                     # asked for again in the open supplement round: uploaded in the supplement card
                     "resupply": doc_type in supplement_types,

@@ -237,6 +237,7 @@ def other_loan(other_customer: Customer, other_customer_user: Any, product: Prod
         requested_amount="20000.00",
         requested_term_months=6,
         purpose="购车",
+        repayment_source="经营收入",
     )
 
 

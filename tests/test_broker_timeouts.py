@@ -86,6 +86,7 @@ def test_enqueue_to_a_hung_broker_gives_up_quickly_and_the_change_commits(
         requested_amount=Decimal("5000"),
         requested_term_months=6,
         purpose="x",
+        repayment_source="工资收入",
     )
 
     started = time.monotonic()

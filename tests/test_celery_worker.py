@@ -93,6 +93,7 @@ def test_real_worker_executes_stage_notification(worker) -> None:  # type: ignor
         requested_amount=Decimal("5000"),
         requested_term_months=12,
         purpose="装修",
+        repayment_source="工资收入",
         reference="LNCELERY0001",
     )
     previous = celery_app.conf.task_always_eager

@@ -343,7 +343,7 @@ def _repeat_since() -> datetime:
 #: the columns an assessment reads (the lock query loads only these)
 ASSESSMENT_LOAN_FIELDS: Final = (
     "status", "reference", "requested_amount", "requested_term_months", "created_at",
-    "customer__kind", "customer__name", "customer__id_number", "customer__uscc", "customer__phone",
+    "customer__kind", "customer__name", "customer__id_number", "customer__id_number_hash", "customer__uscc", "customer__phone",
     "customer__annual_income", "customer__years_in_business", "customer__industry",
     "product__name", "product__min_age", "product__max_age", "product__max_rate",
 )  # fmt: skip
@@ -367,7 +367,7 @@ def assessment_facts(loan: Loan, *, today: date | None = None) -> Facts:
     report: CreditReportSummary | None = getattr(loan, "credit_report", None)
     same_person = Q(customer_id=customer.pk)
     if customer.id_number:
-        same_person |= Q(customer__id_number=customer.id_number)
+        same_person |= Q(customer__id_number_hash=customer.id_number_hash)  # encrypted column: keyed hash
     recent = Loan.objects.filter(same_person, created_at__gte=_repeat_since()).exclude(pk=loan.pk).count()
     available, warning = industry_warning_text(loan)
     facts = Facts(

@@ -102,6 +102,7 @@ def make_loan(product: Product, customer: Customer) -> Callable[..., Loan]:
         kwargs.setdefault("requested_amount", Decimal("50000.00"))
         kwargs.setdefault("requested_term_months", 12)
         kwargs.setdefault("purpose", "家庭装修")
+        kwargs.setdefault("repayment_source", "工资收入")
         loan = Loan.objects.create(status=status, **kwargs)
         loan.reference = f"LN20250101{loan.pk:06d}"
         loan.save(update_fields=["reference"])

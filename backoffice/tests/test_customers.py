@@ -13,6 +13,7 @@ from django.urls import reverse
 from applications.models import Customer, Loan, LoanDocument
 from backoffice.tests.conftest import PDF_BYTES, login
 from compliance.models import AuditEvent
+from compliance.pii import pii_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +35,7 @@ def test_create_individual_with_portal_account(client: Any, ops: Any) -> None:
     login(client, ops)
     response = client.post(reverse("backoffice:customer-create"), {**INDIVIDUAL, "portal_password": "Zx9!portal-2025"})
     assert response.status_code == 302, response.content.decode()[:3000]
-    customer = Customer.objects.get(phone="13912345678")
+    customer = Customer.objects.get(phone_hash=pii_hash("13912345678"))
     assert response["Location"] == reverse("backoffice:customer-detail", args=[customer.pk])
     assert customer.user is not None and customer.user.check_password("Zx9!portal-2025")
     assert AuditEvent.objects.filter(action="customer.create", actor=ops).exists()
@@ -58,7 +59,8 @@ def test_enterprise_needs_uscc_and_legal_representative(client: Any, ops: Any) -
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert "uscc" in errors and "legal_representative" in errors
-    data.update(uscc="91110108MA01KPGK0L", legal_representative="赵六")
+    assert "registered_capital" in errors
+    data.update(uscc="91110108MA01KPGK0L", legal_representative="赵六", registered_capital="5000000")
     response = client.post(reverse("backoffice:customer-create"), data)
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Customer.objects.get(kind="enterprise").uscc == "91110108MA01KPGK0L"
@@ -111,7 +113,13 @@ def test_loan_create_outside_the_product_range_is_a_field_error(
 ) -> None:
     login(client, ops)
     url = reverse("backoffice:loan-create", args=[customer.pk])
-    data = {"product": product.pk, "requested_amount": "500", "requested_term_months": "60", "purpose": "装修"}
+    data = {
+        "product": product.pk,
+        "requested_amount": "500",
+        "requested_term_months": "60",
+        "purpose": "装修",
+        "repayment_source": "工资",
+    }
     response = client.post(url, data)
     assert response.status_code == 400
     errors = response.context["form"].errors

@@ -123,3 +123,22 @@ class BlacklistImportView(StaffPermissionMixin, View):
             % {"created": result.created, "skipped": result.skipped},
         )
         return redirect("backoffice:blacklist-list")
+
+
+class BlacklistRevealView(StaffPermissionMixin, View):
+    """「显示完整号码」on a blacklist entry (htmx POST), for `compliance.view_pii`; audited."""
+
+    permission_required = "compliance.view_pii"
+
+    def post(self, request: HttpRequest, pk: int, field: str) -> HttpResponse:
+        entry = BlacklistEntry.objects.filter(pk=pk).first()
+        if (
+            entry is None
+            or field not in ("id_number", "phone")
+            or not request.user.has_perm("compliance.view_blacklistentry")
+        ):
+            raise Http404("黑名单记录不存在")
+        value = compliance_services.pii_reveal(
+            actor=request.user, subject=entry, field=field, ip_address=request.META.get("REMOTE_ADDR")
+        )
+        return render(request, "backoffice/partials/pii_value.html", {"value": value})

@@ -22,7 +22,8 @@ from backoffice.views.base import (
     is_htmx,
     paginate,
 )
-from compliance.pii import mask_id_number, mask_phone
+from compliance.pii import mask_id_number, mask_phone, pii_hash
+from compliance.services import pii_reveal
 from loanops.exceptions import DomainError
 
 PHONE_RE = re.compile(r"^1\d{10}$")
@@ -41,9 +42,9 @@ class CustomerListView(StaffPermissionMixin, View):
             compact = re.sub(r"[\s-]", "", query).upper()
             condition = Q(name__icontains=query)
             if PHONE_RE.match(compact):
-                condition |= Q(phone=compact)
+                condition |= Q(phone_hash=pii_hash(compact))
             if len(compact) == 18:
-                condition |= Q(id_number=compact) | Q(uscc=compact)
+                condition |= Q(id_number_hash=pii_hash(compact)) | Q(uscc=compact)
             customers = customers.filter(condition)
         if data.get("kind"):
             customers = customers.filter(kind=data["kind"])
@@ -97,5 +98,27 @@ class CustomerDetailView(StaffPermissionMixin, View):
             "phone_masked": mask_phone(customer.phone),
             "loans": list(customer.loans.select_related("product").order_by("-id")),
             "can_create_loan": request.user.has_perm("applications.add_loan"),
+            "can_view_pii": request.user.has_perm("compliance.view_pii"),
         }
         return render(request, "backoffice/customer_detail.html", context)
+
+
+class CustomerRevealView(StaffPermissionMixin, View):
+    """「显示完整号码」(htmx POST): the clear ID number or phone, for `compliance.view_pii`; audited."""
+
+    permission_required = "compliance.view_pii"
+
+    def post(self, request: HttpRequest, pk: int, field: str) -> HttpResponse:
+        if field not in REVEALABLE_FIELDS:
+            raise Http404("未知字段")
+        try:
+            customer = customer_get_for_actor(actor=request.user, customer_id=pk)
+        except Customer.DoesNotExist as exc:
+            raise Http404("借款人不存在") from exc
+        value = pii_reveal(
+            actor=request.user, subject=customer, field=field, ip_address=request.META.get("REMOTE_ADDR")
+        )
+        return render(request, "backoffice/partials/pii_value.html", {"value": value})
+
+
+REVEALABLE_FIELDS = ("id_number", "phone")

@@ -33,6 +33,7 @@ from applications.selectors import (
     products_active,
     queue_statuses_for,
     required_documents,
+    supplement_rounds_per_month,
     work_queue,
 )
 from backoffice.forms import DocumentUploadForm, LoanCreateForm, LoanFilterForm
@@ -46,7 +47,7 @@ from backoffice.views.base import (
 from backoffice.views.repayments import allocation_summary, balance_rows
 from backoffice.views.risk import risk_context
 from backoffice.views.transitions import loan_actions
-from compliance.pii import mask_id_number, mask_phone
+from compliance.pii import mask_id_number, mask_phone, pii_hash
 from loan_collections.case_selectors import cases_visible_to
 from loanops.exceptions import DomainError
 from loanops.money import ZERO
@@ -113,6 +114,7 @@ class QueueView(StaffPermissionMixin, TemplateView):
             groups=groups,
             total=sum(counts.values()),
             rows_per_status=QUEUE_ROWS_PER_STATUS,
+            supplement_kpi=supplement_rounds_per_month(months=6),
         )
         return context
 
@@ -132,7 +134,7 @@ class LoanListView(StaffPermissionMixin, View):
             condition = Q(reference__icontains=query) | Q(customer__name__icontains=query)
             digits = re.sub(r"[\s-]", "", query)
             if PHONE_SEARCH_RE.match(digits):
-                condition |= Q(customer__phone=digits)
+                condition |= Q(customer__phone_hash=pii_hash(digits))
             loans = loans.filter(condition)
         if data.get("status"):
             loans = loans.filter(status=data["status"])

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -222,6 +223,10 @@ LOANOPS_PII_KEYS: list[str] = [k.strip() for k in os.environ.get("LOANOPS_PII_KE
 LOANOPS_PII_HASH_KEY = os.environ.get("LOANOPS_PII_HASH_KEY", "")
 # A second open application for the same ID number (or USCC): "refuse" (422) or "flag" (shown to staff).
 LOANOPS_DUPLICATE_APPLICATION = os.environ.get("LOANOPS_DUPLICATE_APPLICATION", "refuse")
+if LOANOPS_DUPLICATE_APPLICATION not in ("refuse", "flag"):
+    raise ImproperlyConfigured('LOANOPS_DUPLICATE_APPLICATION must be "refuse" or "flag"')
+# Where intake reads the business date (servicing owns it; a dotted path keeps the import layers intact).
+LOANOPS_BUSINESS_DATE = "servicing.services.business_date.business_date_get"
 
 
 def derive_dev_key(secret: str, purpose: str) -> str:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from applications.models import ApplicantType, Customer, Loan, LoanDocument, LoanStatus, Product
 from loanops import roles
+from tests.conftest import make_id_number
 
 PASSWORD = "portal-pass-2024"
 PDF = b"%PDF-1.4\n% portal test document\n"
@@ -36,7 +37,7 @@ def make_customer(*, phone: str | None = None, kind: str = ApplicantType.INDIVID
         phone=phone,
         kind=kind,
         name=name,
-        id_number="11010519491231002X" if kind == ApplicantType.INDIVIDUAL else "",
+        id_number=make_id_number("19850315") if kind == ApplicantType.INDIVIDUAL else "",
         uscc="91350100M000100Y43" if kind == ApplicantType.ENTERPRISE else "",
         industry="F",
         annual_income=Decimal("180000.00"),

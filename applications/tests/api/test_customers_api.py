@@ -74,7 +74,9 @@ def test_ops_creates_customer_with_portal_login(api_client_for: Client, ops_user
     assert body["id_number"] == f"{data['id_number'][:6]}********{data['id_number'][-4:]}"
     assert "portal_password" not in body
     customer = Customer.objects.get(pk=body["id"])
-    assert customer.user is not None and customer.user.username == data["phone"]
+    assert customer.user is not None and customer.user.username.startswith("c-")
+    assert data["phone"] not in customer.user.username  # auth_user is not encrypted: no phone in clear
+    assert body["phone"] == f"{data['phone'][:3]}****{data['phone'][-4:]}"
     assert AuditEvent.objects.filter(action="customer.create", subject_id=str(customer.pk)).exists()
     # The new login works on the token endpoint with the phone number.
     login = APIClient().post(reverse("api:auth-token"), {"username": data["phone"], "password": PASSWORD})
@@ -124,7 +126,7 @@ def test_create_unauthenticated_is_401() -> None:
 def test_customer_reads_own_record(api_client_for: Client, customer_user: Any, customer: Customer) -> None:
     response = api_client_for(customer_user).get(detail(customer.pk))
     assert response.status_code == 200
-    assert response.json()["phone"] == customer.phone
+    assert response.json()["phone"] == f"{customer.phone[:3]}****{customer.phone[-4:]}"
 
 
 def test_other_customers_record_is_404(api_client_for: Client, customer_user: Any, other_customer: Customer) -> None:

@@ -45,6 +45,11 @@ CUSTOMERS = [
     ("13800000003", "李娜", "440305199201013520", "P", "150000", "深圳市南山实验学校"),
     ("13800000004", "刘洋", "320106198512254317", "C", "210000", "南京鼓楼制造有限公司"),
     ("13800000005", "陈静", "330106199406302924", "H", "144000", "杭州西湖餐饮管理有限公司"),
+    ("13800000006", "杨帆", "110108198704120034", "L", "200000", "北京海淀咨询有限公司"),
+    ("13800000007", "赵敏", "310104199108230049", "G", "160000", "上海黄浦物流有限公司"),
+    ("13800000008", "黄磊", "44030519830519005X", "E", "260000", "深圳南山建筑工程有限公司"),
+    ("13800000009", "周婷", "510107199502110068", "Q", "140000", "成都武侯医院"),
+    ("13800000010", "吴刚", "420102198909260078", "M", "230000", "武汉江汉检测技术有限公司"),
 ]
 
 
@@ -163,22 +168,24 @@ class Command(BaseCommand):
                 )
             )
 
+        # Ended and servicing loans first, then one open application per customer at most (a second open
+        # application for the same ID number is refused at intake, LOANOPS_DUPLICATE_APPLICATION).
         plan = [
-            "draft",
-            "submitted",
-            "supplement_required",
-            "risk_review",
-            "approved",
-            "rejected",
-            "offered",
-            "contract_pending",
-            "contract_signed",
-            "disbursement_pending",
             "active",
             "active",
             "settled",
             "archived",
             "withdrawn",
+            "rejected",
+            "draft",
+            "submitted",
+            "supplement_required",
+            "risk_review",
+            "approved",
+            "offered",
+            "contract_pending",
+            "contract_signed",
+            "disbursement_pending",
         ]
         for index, target in enumerate(plan):
             customer = customers[index % len(customers)]
