@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -99,6 +100,13 @@ def open_applications_same_identity(customer: Customer, *, exclude_loan_id: int 
 def customer_by_phone(phone: str) -> Customer | None:
     """The customer with this (normalised) phone number, found through its keyed hash."""
     return Customer.objects.select_related("user").filter(phone_hash=pii_hash(phone)).first()
+
+
+def customer_contacts(customer_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Borrower id → {"sms": phone, "email": address} (phones decrypted): the outbox relay's address lookup
+    (``settings.LOANOPS_OUTBOX_CONTACT_RESOLVER``) for messages that keep no address of their own."""
+    rows = Customer.objects.filter(pk__in=list(customer_ids)).only("pk", "phone", "email")
+    return {row.pk: {"sms": row.phone or "", "email": row.email or ""} for row in rows}
 
 
 def products_active() -> QuerySet[Product]:

@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import Case, Count, DecimalField, F, Sum, Value, When
 from django.utils import timezone
 
-from applications.models import SERVICING_STATUSES, Industry
+from applications.models import SERVICING_STATUSES, Industry, Loan
 from compliance.audit import AuditEntry, audit_record, audit_record_many
 from loan_collections.post_loan import IndustryRiskSnapshot, WarningLevel
 from loanops import roles
@@ -72,20 +72,33 @@ def level_for(rate: Decimal, *, warning: Decimal, restriction: Decimal) -> str:
 
 
 def industry_overdue_rates() -> dict[str, dict[str, Any]]:
-    """Industry → {outstanding, overdue, loans, rate} over active and overdue loans (one query)."""
+    """Industry → {outstanding, overdue, loans, rate} over active and overdue loans (two grouped queries).
+
+    The balance sums only installments with principal still unpaid (the others add 0), and the loans are
+    counted on the loan table rather than as a distinct count over the installments: one pass over the
+    open installments, no sort.
+    """
     money = DecimalField(max_digits=18, decimal_places=2)
     remaining = F("principal_due") - F("principal_paid")
     rows = (
-        Installment.objects.filter(schedule__is_current=True, loan__status__in=SERVICING_STATUSES)
+        Installment.objects.filter(
+            schedule__is_current=True, loan__status__in=SERVICING_STATUSES, principal_paid__lt=F("principal_due")
+        )
         .values("loan__customer__industry")
         .annotate(
             balance=Sum(remaining, output_field=money),
             overdue=Sum(
                 Case(When(loan__days_past_due__gte=1, then=remaining), default=Value(ZERO), output_field=money)
             ),
-            loans=Count("loan_id", distinct=True),
         )
         .order_by("loan__customer__industry")
+    )
+    counts = dict(
+        Loan.objects.filter(status__in=SERVICING_STATUSES)
+        .values("customer__industry")
+        .annotate(loans=Count("pk"))
+        .order_by()
+        .values_list("customer__industry", "loans")
     )
     result: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -96,7 +109,7 @@ def industry_overdue_rates() -> dict[str, dict[str, Any]]:
         result[row["loan__customer__industry"]] = {
             "outstanding": outstanding,
             "overdue": overdue,
-            "loans": row["loans"],
+            "loans": counts.get(row["loan__customer__industry"], 0),
             "ratio": overdue / outstanding,  # exact: the thresholds compare against this
             "rate": to_rate(overdue / outstanding),  # stored and shown (6 places)
         }

@@ -45,6 +45,10 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     last_error = models.TextField(_("最近错误"), blank=True)
     loan_id = models.BigIntegerField(_("贷款"), null=True, blank=True)
+    # A borrower's message may leave `recipient` blank: the relay reads the address from the borrower's
+    # record when it delivers (`settings.LOANOPS_OUTBOX_CONTACT_RESOLVER`), so the outbox keeps no copy of
+    # the phone number that is encrypted at rest on the customer, and set-based writers need not decrypt it.
+    customer_id = models.BigIntegerField(_("借款人"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), db_default=Now())
     next_attempt_at = models.DateTimeField(_("下次尝试时间"), db_default=Now())
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 
 from compliance.pii import mask_phone
 from notifications.models import Channel, OutboxMessage
+from notifications.services import customer_contacts, message_recipient
 
 
 def mask_recipient(channel: str, recipient: str) -> str:
@@ -23,8 +24,9 @@ def mask_recipient(channel: str, recipient: str) -> str:
 def loan_messages(loan_id: int, *, limit: int = 200) -> list[OutboxMessage]:
     """Every message written about a loan, newest first (one query), recipients masked for display."""
     rows = list(OutboxMessage.objects.filter(loan_id=loan_id).order_by("-id")[:limit])
+    contacts = customer_contacts(rows)  # one lookup for the borrower's messages that keep no address
     for row in rows:
-        row.recipient_masked = mask_recipient(row.channel, row.recipient)  # type: ignore[attr-defined]
+        row.recipient_masked = mask_recipient(row.channel, message_recipient(row, contacts))  # type: ignore[attr-defined]
     return rows
 
 

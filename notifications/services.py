@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from notifications.channels import EmailChannel, sms_provider
 from notifications.models import Channel, OutboxMessage, OutboxStatus
@@ -47,6 +48,7 @@ class Message:
     recipient: str = ""
     recipient_user_id: int | None = None
     loan_id: int | None = None
+    customer_id: int | None = None  # with recipient "": the borrower's address is read at delivery
     template: str = ""
     context: dict[str, Any] = field(default_factory=dict)
 
@@ -65,6 +67,7 @@ _COLUMNS = (
     "attempts",
     "last_error",
     "loan_id",
+    "customer_id",
     "next_attempt_at",
     "sent_at",
 )
@@ -89,6 +92,7 @@ def _values(message: Message, now: Any) -> tuple[Any, ...]:
         0,
         "",
         message.loan_id,
+        message.customer_id,
         now,
         now if in_app else None,
     )
@@ -115,8 +119,14 @@ def outbox_write(message: Message) -> int:
 
 def outbox_kick_on_commit() -> None:
     """Ask a worker to run the relay right after the commit (once per transaction). If the broker is down
-    the kick is lost, not the messages: the relay also runs every minute from Celery beat."""
+    the kick is lost, not the messages: the relay also runs every minute from Celery beat.
+
+    ``settings.LOANOPS_OUTBOX_KICK_ON_COMMIT = False`` leaves delivery to beat alone (``bench cob`` uses it:
+    delivery is the relay's work, not the close of business's)."""
     from notifications.tasks import outbox_relay as relay_task
+
+    if not getattr(settings, "LOANOPS_OUTBOX_KICK_ON_COMMIT", True):
+        return
 
     conn = transaction.get_connection()
     pending = getattr(conn, "run_on_commit", [])
@@ -146,12 +156,35 @@ def _claim(batch_size: int) -> list[OutboxMessage]:
     return list(queryset[:batch_size])
 
 
-def _deliver(message: OutboxMessage, email: EmailChannel | None) -> EmailChannel | None:
+def customer_contacts(messages: Iterable[OutboxMessage]) -> dict[int, dict[str, str]]:
+    """Borrower id → {channel: address} for the messages that leave ``recipient`` blank (one call per batch).
+
+    The lookup is ``settings.LOANOPS_OUTBOX_CONTACT_RESOLVER`` (a dotted path, so this layer imports no
+    stage): ``resolver(customer_ids) -> {customer_id: {"sms": phone, "email": address}}``.
+    """
+    ids = sorted({m.customer_id for m in messages if not m.recipient and m.customer_id is not None})
+    if not ids:
+        return {}
+    resolver = import_string(settings.LOANOPS_OUTBOX_CONTACT_RESOLVER)
+    return dict(resolver(ids))
+
+
+def message_recipient(message: OutboxMessage, contacts: dict[int, dict[str, str]]) -> str:
+    """The address a message goes to: its own ``recipient``, else its borrower's current one for the channel."""
+    if message.recipient or message.customer_id is None:
+        return message.recipient
+    return contacts.get(message.customer_id, {}).get(message.channel, "")
+
+
+def _deliver(
+    message: OutboxMessage, email: EmailChannel | None, contacts: dict[int, dict[str, str]]
+) -> EmailChannel | None:
+    recipient = message_recipient(message, contacts)
     if message.channel == Channel.EMAIL:
         email = email or EmailChannel()
-        email.send(to=message.recipient, subject=message.subject, body=message.body)
+        email.send(to=recipient, subject=message.subject, body=message.body)
     elif message.channel == Channel.SMS:
-        sms_provider().send(phone=message.recipient, text=message.body)
+        sms_provider().send(phone=recipient, text=message.body)
     elif message.channel != Channel.IN_APP:
         raise ValueError(f"unknown channel {message.channel!r}")
     return email
@@ -185,10 +218,11 @@ def outbox_relay(*, batch_size: int = 200, max_batches: int = 50) -> RelayResult
                 break
             sent_ids: list[int] = []
             email: EmailChannel | None = None
+            contacts = customer_contacts(batch)
             try:
                 for message in batch:
                     try:
-                        email = _deliver(message, email)
+                        email = _deliver(message, email, contacts)
                     except Exception as exc:
                         logger.warning("Outbox message %s (%s) not delivered: %s", message.pk, message.channel, exc)
                         attempts = message.attempts + 1

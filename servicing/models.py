@@ -129,6 +129,8 @@ class Installment(models.Model):
                 name="installment_open_idx",
             ),
             models.Index(fields=["loan"], condition=Q(status__in=["due", "overdue"]), name="installment_unpaid_idx"),
+            # A chunk of loans' installments due on given dates (the reminders step's six dates).
+            models.Index(fields=["due_date", "loan"], name="installment_due_loan_idx"),
         ]
 
     @property

@@ -31,3 +31,17 @@ def test_bench_cob_runs_and_a_rerun_changes_nothing() -> None:
 def test_bench_cob_refuses_sqlite() -> None:
     with pytest.raises(CommandError, match="PostgreSQL"):
         call_command("bench", "cob", "--loans", "10", stdout=StringIO())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="bench cob seeds with COPY on PostgreSQL")
+def test_bench_cob_phases_seed_then_run_on_the_seeded_book() -> None:
+    with pytest.raises(CommandError, match="--phase seed"):
+        call_command("bench", "cob", "--phase", "run", stdout=StringIO())
+    out = StringIO()
+    call_command("bench", "cob", "--loans", "120", "--phase", "seed", stdout=out)
+    assert out.getvalue().startswith("bench cob seed loans=120 ")
+    assert "steady" not in out.getvalue()
+    out = StringIO()
+    call_command("bench", "cob", "--phase", "run", stdout=out)
+    last = out.getvalue().strip().splitlines()[-1]
+    assert re.match(r"^bench cob loans=120 steady_s=[0-9.]+ .* rerun_rows=0 floor_s=[0-9.]+$", last), last

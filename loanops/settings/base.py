@@ -194,6 +194,9 @@ LOANOPS_POST_LOAN_REVIEW_MIN_PRINCIPAL = "300000.00"
 LOANOPS_SMS_PROVIDER = os.environ.get("LOANOPS_SMS_PROVIDER", "notifications.channels.LoggingSmsProvider")
 LOANOPS_OUTBOX_MAX_ATTEMPTS = 8  # a message still failing after this many tries is marked failed
 LOANOPS_OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles with each further failure
+LOANOPS_OUTBOX_KICK_ON_COMMIT = True  # False: delivery by the per-minute beat relay only (no kick per commit)
+# Where the relay reads a borrower's address for a message that keeps none (customer_id set, recipient blank).
+LOANOPS_OUTBOX_CONTACT_RESOLVER = "applications.selectors.customer_contacts"
 # Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection
 # and the 2026 banking-association guideline, always applied in Asia/Shanghai time.
 LOANOPS_COLLECTION_POLICY = {

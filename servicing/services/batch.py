@@ -227,7 +227,8 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> in
         f"UPDATE {L} SET days_past_due = 0 WHERE days_past_due > 0 AND id >= %(lo)s AND id < %(hi)s "  # noqa: S608
         f"AND status IN {SERVICING_SQL} AND NOT EXISTS (SELECT 1 FROM {INST} i "
         f"JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s WHERE i.loan_id = {L}.id "
-        f"AND i.status IN {UNPAID_SQL} AND i.due_date < %(d)s)",
+        # the range again on i: the planner then reads only this chunk of the unpaid-installment index
+        f"AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND i.status IN {UNPAID_SQL} AND i.due_date < %(d)s)",
         params,
     )
     return changed

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 
 from applications.models import Loan
 from loan_collections.post_loan import Reminder, ReminderKind
@@ -38,7 +39,8 @@ def test_t_minus_3_reminder_with_amount_and_due_date(active_loan: Loan) -> None:
     assert (reminder.kind, reminder.offset_days, reminder.channel) == (ReminderKind.DUE_SOON, -3, Channel.SMS)
     message = OutboxMessage.objects.get(kind="reminder.due_soon")
     assert message.loan_id == active_loan.pk
-    assert message.recipient == active_loan.customer.phone
+    # The outbox names the borrower, not the number: the phone stays encrypted on the customer only.
+    assert (message.recipient, message.customer_id) == ("", active_loan.customer_id)
     assert message.status == OutboxStatus.PENDING
     assert "1,066.19 元" in message.body and "2025年2月15日" in message.body and "第 1 期" in message.body
     assert message.dedupe_key == f"reminder:{reminder.installment_id}:2025-02-12:sms"
@@ -88,7 +90,7 @@ def test_email_too_when_the_customer_has_one(active_loan: Loan) -> None:
     customer.save(update_fields=["email"])
     assert reminders_queue(business_date=FIRST_DUE) == 2
     email = OutboxMessage.objects.get(channel=Channel.EMAIL)
-    assert email.recipient == "borrower@example.com" and "今日还款" in email.subject
+    assert (email.recipient, email.customer_id) == ("", customer.pk) and "今日还款" in email.subject
     assert set(Reminder.objects.values_list("channel", flat=True)) == {"sms", "email"}
 
 
@@ -148,3 +150,68 @@ def test_relay_sends_the_reminders_once(active_loan: Loan) -> None:
 
 def test_business_date_fixture_is_the_disbursement_day(business_date: date) -> None:
     assert business_date == START
+
+
+def _written() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    reminders = list(
+        Reminder.objects.order_by("installment_id", "reminder_date", "channel").values_list(
+            "installment_id", "loan_id", "reminder_date", "channel", "kind", "offset_days", "due_date", "amount"
+        )
+    )
+    messages = list(
+        OutboxMessage.objects.filter(kind__startswith="reminder.")
+        .order_by("dedupe_key")
+        .values_list(
+            "dedupe_key", "channel", "kind", "recipient", "subject", "body", "template", "context", "status",
+            "loan_id", "customer_id", "attempts", "last_error", "sent_at",
+        )
+    )  # fmt: skip
+    return reminders, messages
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL variant is PostgreSQL's")
+def test_sql_variant_writes_exactly_what_the_python_reference_writes(
+    active_loan: Loan, loan_factory: Any, manager: Any
+) -> None:
+    with_email = _disburse(loan_factory, manager, principal="1234567.89", first_due_date=date(2025, 2, 20))
+    customer = with_email.customer
+    customer.email = "borrower@example.com"
+    customer.save(update_fields=["email"])
+    Loan.objects.filter(pk=with_email.pk).update(reference="")  # falls back to the loan id, as in Python
+    days = _days(date(2025, 2, 1), date(2025, 3, 31))  # due soon, due today and overdue notices, both loans
+    results = []
+    for variant in ("python", "sql"):
+        with transaction.atomic():
+            written = sum(reminders_queue(business_date=day, variant=variant) for day in days)
+            results.append((written, _written()))
+            transaction.set_rollback(True)
+    (python_count, python_rows), (sql_count, sql_rows) = results
+    assert python_count == sql_count > 12
+    assert {row[4] for row in python_rows[0]} == {"due_soon", "due_today", "overdue"}
+    assert sql_rows == python_rows
+
+
+def test_the_relay_reads_the_borrowers_current_address(active_loan: Loan) -> None:
+    from django.core import mail
+
+    customer = active_loan.customer
+    customer.email = "old@example.com"
+    customer.save(update_fields=["email"])
+    LoggingSmsProvider.sent.clear()
+    reminders_queue(business_date=FIRST_DUE)
+    customer.email = "new@example.com"
+    customer.save(update_fields=["email"])
+    assert outbox_relay().sent == 2
+    assert [m.to for m in mail.outbox] == [["new@example.com"]]
+    assert [sms.phone for sms in LoggingSmsProvider.sent] == [customer.phone]
+
+
+def test_loan_message_log_masks_the_resolved_address(active_loan: Loan, django_assert_max_num_queries: Any) -> None:
+    from notifications.selectors import loan_messages
+
+    reminders_queue(business_date=date(2025, 2, 12))
+    reminders_queue(business_date=FIRST_DUE)
+    with django_assert_max_num_queries(2):  # the messages, then one lookup of the borrower's contacts
+        rows = loan_messages(active_loan.pk)
+    phone = active_loan.customer.phone
+    assert [row.recipient_masked for row in rows] == [f"{phone[:3]}****{phone[-4:]}"] * 2

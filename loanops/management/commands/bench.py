@@ -39,6 +39,10 @@ class Command(BaseCommand):
         parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark to run")
         parser.add_argument("--seconds", type=float, default=3.0, help="how long to run (default 3)")
         parser.add_argument("--loans", type=int, default=None, help="portfolio size (bench cob)")
+        parser.add_argument(
+            "--phase", choices=["all", "seed", "run"], default=None,
+            help="bench cob: seed only, or time only on a seeded database (default: both)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         seconds = options["seconds"]
@@ -50,6 +54,8 @@ class Command(BaseCommand):
             if options["loans"] < 1:
                 raise CommandError("--loans must be positive")
             kwargs["loans"] = options["loans"]
+        if options["phase"] is not None:
+            kwargs["phase"] = options["phase"]
         try:
             bench(**kwargs)
         except RuntimeError as exc:
