@@ -30,8 +30,9 @@ class Reminder(models.Model):
     (`dedupe_key = reminder:<installment>:<date>:<channel>`), written in the same transaction.
     """
 
-    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="reminders")
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="reminders")
+    # indexed by the unique (installment, date, channel) and by reminder_loan_idx (loan, -date)
+    installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="reminders", db_index=False)
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="reminders", db_index=False)
     reminder_date = models.DateField(_("提醒日期"))
     channel = models.CharField(_("渠道"), max_length=8)
     kind = models.CharField(_("类型"), max_length=12, choices=ReminderKind.choices)

@@ -31,10 +31,10 @@ class OutboxMessage(models.Model):
     """One message to one recipient on one channel. `dedupe_key` (unique) makes every writer idempotent."""
 
     channel = models.CharField(_("渠道"), max_length=8, choices=Channel.choices)
-    kind = models.CharField(_("类型"), max_length=40, db_index=True)
+    kind = models.CharField(_("类型"), max_length=40)  # not indexed: no page or worker selects by kind
     recipient = models.CharField(_("收件人"), max_length=254, blank=True)  # e-mail address or phone number
-    recipient_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    recipient_user = models.ForeignKey(  # indexed by outbox_inbox_idx (recipient_user, channel, id)
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     subject = models.CharField(_("标题"), max_length=200, blank=True)
     body = models.TextField(_("内容"))

@@ -78,13 +78,23 @@ def bucket_for(days_past_due: int) -> str:
 @transaction.atomic
 def step_bucket(*, business_date: date, id_range: IdRange) -> int:
     """Step 3: bucket by DPD; active → overdue at DPD > 0, overdue → active at DPD 0. Returns rows changed."""
-    in_arrears = Q(days_past_due__gt=0) | Q(status=LoanStatus.OVERDUE)
-    scope = Loan.objects.filter(_range_q(id_range), in_arrears, status__in=SERVICING_STATUSES)
-    locked = list(loans_for_update().filter(pk__in=scope.values("pk")).values_list("pk", "status", "days_past_due"))
+    case = bucket_case()
+    # Only the loans with something to change are locked — not every loan in arrears every day. Nothing
+    # online changes days_past_due (only step 1 does), and the locked read below returns each row as
+    # committed, so a loan whose status moved meanwhile (settled, written off) is judged on its new status.
+    needs = (
+        ~Q(bucket=case)
+        | Q(status=LoanStatus.ACTIVE, days_past_due__gt=0)
+        | Q(status=LoanStatus.OVERDUE, days_past_due=0)
+    )
+    book = Loan.objects.filter(_range_q(id_range), status__in=SERVICING_STATUSES)
+    locked = list(
+        loans_for_update().filter(_range_q(id_range), needs, status__in=SERVICING_STATUSES)
+        .values_list("pk", "status", "days_past_due")
+    )  # fmt: skip
     if not locked:
         return 0
-    case = bucket_case()
-    rebucketed = scope.filter(~Q(bucket=case)).update(bucket=case)
+    rebucketed = book.filter(~Q(bucket=case)).update(bucket=case)
     actor = system_user()
     to_mark = [pk for pk, status, dpd in locked if status == LoanStatus.ACTIVE and dpd > 0]
     to_cure = [pk for pk, status, dpd in locked if status == LoanStatus.OVERDUE and dpd == 0]

@@ -3,8 +3,11 @@
 Seeds N active loans of 12 monthly equal installments (COPY) into an **empty** database, with due days
 spread over the month and an arrears mix: about 90 % of loans current, 10 % unpaid for 1–6 installments
 (spread over M1, M2, M3 and M3+) with their penalty accrued to the business date B, and about 15 % of the
-installments due on B left unpaid (they become overdue tomorrow). The state is the book as COB for B left
-it. Then it times, in this process:
+installments due on B left unpaid (they become overdue tomorrow). The current loans keep paying at that
+rate through the bench's dates: 85 % of their installments due on B + 1 … B + 3 are paid (on B, by the
+auto-debit file), the rest are not — so a catch-up day meets the same mix as the steady day instead of a
+book where every borrower stopped paying on B. Loans in arrears pay nothing. The state is the book as COB
+for B left it. Then it times, in this process:
 
 * the floor: one plain ``UPDATE`` of the installments that become overdue tomorrow (rolled back);
 * a steady-state day: COB for B + 1;
@@ -51,6 +54,7 @@ CLASSES = [(Decimal(p), Decimal(r)) for p in ("6000.00", "12000.00", "30000.00",
 ARREARS_SHARE = 0.10
 UNPAID_TODAY_SHARE = 0.15
 RATE_CAP = Decimal("0.240000")
+HORIZON = BUSINESS_DATE + timedelta(days=3)  # the last date the bench runs COB for
 CUSTOMERS = 100
 
 
@@ -184,6 +188,8 @@ def _seed(n: int, rng: random.Random, write: Callable[[str], object]) -> dict[st
         for loan_id, cls, first_due, _ in plan:
             yield scheds.row(id=loan_id, loan_id=loan_id, principal=cls[0], annual_rate=cls[1], first_due_date=first_due, created_at=now)  # fmt: skip
 
+    pays = random.Random(rng.random())
+
     def inst_rows() -> Iterator[list[str]]:
         next_id = 1
         for loan_id, cls, first_due, first_unpaid in plan:
@@ -191,6 +197,7 @@ def _seed(n: int, rng: random.Random, write: Callable[[str], object]) -> dict[st
             for row, due in zip(amounts[cls], dues, strict=True):
                 past_due = due <= BUSINESS_DATE
                 unpaid = past_due and first_unpaid and row.period >= first_unpaid
+                paid_ahead = not first_unpaid and BUSINESS_DATE < due <= HORIZON and pays.random() >= UNPAID_TODAY_SHARE
                 values: dict[str, Any] = {
                     "id": next_id, "schedule_id": loan_id, "loan_id": loan_id, "period": row.period, "due_date": due,
                     "principal_due": row.principal, "interest_due": row.interest, "remaining_after": row.remaining,
@@ -198,6 +205,11 @@ def _seed(n: int, rng: random.Random, write: Callable[[str], object]) -> dict[st
                 }  # fmt: skip
                 if past_due and not unpaid:
                     values.update(status="paid", principal_paid=row.principal, interest_paid=row.interest, paid_on=due)
+                elif paid_ahead:
+                    values.update(
+                        status="paid", principal_paid=row.principal, interest_paid=row.interest,
+                        paid_on=BUSINESS_DATE, interest_booked=True,
+                    )  # fmt: skip
                 elif unpaid:
                     values["status"] = "overdue" if due < BUSINESS_DATE else "due"
                     if due < BUSINESS_DATE:

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +46,28 @@ def test_bench_cob_phases_seed_then_run_on_the_seeded_book() -> None:
     call_command("bench", "cob", "--phase", "run", stdout=out)
     last = out.getvalue().strip().splitlines()[-1]
     assert re.match(r"^bench cob loans=120 steady_s=[0-9.]+ .* rerun_rows=0 floor_s=[0-9.]+$", last), last
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="bench cob seeds with COPY on PostgreSQL")
+def test_bench_cob_seed_keeps_current_loans_paying_through_the_bench_dates() -> None:
+    from loan_collections.cob.bench import BUSINESS_DATE, HORIZON
+    from servicing.models import Installment
+
+    call_command("bench", "cob", "--loans", "240", "--phase", "seed", stdout=StringIO())
+    ahead = Installment.objects.filter(due_date__gt=BUSINESS_DATE, due_date__lte=HORIZON)
+    paid = ahead.filter(status="paid")
+    assert paid.exists() and ahead.filter(status="pending").exists()
+    # paid on B by the borrowers who are current; nobody in arrears pays ahead
+    assert set(paid.values_list("paid_on", flat=True)) == {BUSINESS_DATE}
+    assert not paid.filter(loan__days_past_due__gt=0).exists()
+    assert not paid.exclude(principal_paid=F("principal_due")).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="fillfactor is a PostgreSQL storage parameter")
+def test_batch_rewritten_tables_leave_room_for_hot_updates() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('applications_loan', 'servicing_installment')"
+        )
+        options = dict(cursor.fetchall())
+    assert options == {"applications_loan": ["fillfactor=80"], "servicing_installment": ["fillfactor=80"]}
