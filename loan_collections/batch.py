@@ -34,7 +34,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Case, Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -231,8 +231,17 @@ class _Run:
             (CaseOutcome.SETTLED, Q(loan__status__in=[LoanStatus.SETTLED, LoanStatus.ARCHIVED])),
             (CaseOutcome.CURED, Q(loan__status__in=SERVICING_STATUSES, loan__days_past_due=0)),
         )
-        for outcome, condition in outcomes:
-            rows = list(self.open_cases().filter(condition).values_list("pk", "level", "responsible_role"))
+        # one query for the three outcomes (the first condition that holds wins, as listed)
+        outcome_of = Case(*(When(condition, then=Value(str(outcome))) for outcome, condition in outcomes), default=None)
+        found = list(
+            self.open_cases()
+            .annotate(closing=outcome_of)
+            .filter(closing__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "level", "responsible_role", "closing")
+        )
+        for outcome, _condition in outcomes:
+            rows = [(pk, level, role) for pk, level, role, closing in found if closing == outcome]
             for pk, level, role in rows:
                 self.event(pk, CaseEventKind.CLOSED, from_level=level, role=role, outcome=outcome,
                            audit_data={"outcome": outcome})  # fmt: skip
@@ -291,15 +300,22 @@ class _Run:
         targets: dict[str, list[str]] = defaultdict(list)  # level → buckets calling for it
         for bucket in levels_config()["buckets"]:
             targets[level_for_bucket(bucket)].append(bucket)
-        for target, buckets in sorted(targets.items(), key=lambda item: LEVEL_RANK[item[0]]):
+        ordered = [(t, b) for t, b in sorted(targets.items(), key=lambda item: LEVEL_RANK[item[0]]) if levels_below(t)]
+        if not ordered:
+            return
+        # one query for every target level: the open cases whose loan's bucket calls for a higher level
+        calls_for = Q()
+        for target, buckets in ordered:
+            calls_for |= Q(loan__bucket__in=buckets, level__in=levels_below(target))
+        found = list(
+            self.open_cases()
+            .filter(calls_for)
+            .order_by("pk")
+            .values_list("pk", "level", "responsible_role", "assigned_to_id", "loan__bucket")
+        )
+        for target, buckets in ordered:
             below = levels_below(target)
-            if not below:
-                continue
-            rows = list(
-                self.open_cases()
-                .filter(loan__bucket__in=buckets, level__in=below)
-                .values_list("pk", "level", "responsible_role", "assigned_to_id", "loan__bucket")
-            )
+            rows = [row for row in found if row[4] in buckets and row[1] in below]
             new_role = role_for_level(target)
             by_role: dict[str, list[int]] = defaultdict(list)
             for pk, level, role, assignee, bucket in rows:
