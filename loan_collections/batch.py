@@ -332,6 +332,9 @@ class _Run:
     def assign_by_load(self) -> None:
         roles = sorted(set(levels_config()["roles"].values()))
         for role in roles:
+            staff_of_role = get_user_model().objects.filter(groups__name=role, is_active=True, is_staff=True)
+            if not staff_of_role.exists():
+                continue  # its cases stay unassigned (managers see them in the queue): no need to list them daily
             unassigned = list(
                 self.open_cases()
                 .filter(responsible_role=role, assigned_to__isnull=True)
@@ -341,14 +344,12 @@ class _Run:
             if not unassigned:
                 continue
             staff = list(
-                get_user_model()
-                .objects.filter(groups__name=role, is_active=True, is_staff=True)
-                .annotate(load=Count("collection_cases", filter=Q(collection_cases__status=CaseStatus.OPEN)))
+                staff_of_role.annotate(
+                    load=Count("collection_cases", filter=Q(collection_cases__status=CaseStatus.OPEN))
+                )
                 .order_by("pk")
                 .values_list("pk", "load")
             )
-            if not staff:
-                continue  # stays unassigned: managers see it in the queue
             assignments = balance_by_load([(load, pk) for pk, load in staff], unassigned)
             for user_id, case_ids in assignments.items():
                 for ids in _chunks(case_ids):
