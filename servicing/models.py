@@ -201,8 +201,20 @@ class JournalEntry(models.Model):
 
 class JournalLine(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    # indexed by journal_line_loan_account_idx (loan, account)
-    loan = models.ForeignKey(Loan, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # The entry's loan, copied onto each line for per-loan balances; indexed by journal_line_loan_account_idx
+    # (loan, account). No database constraint of its own: the entry's FK already proves the loan exists, and
+    # ledger_check reports any line whose loan differs from its entry's (line_loan_mismatch). A second FK
+    # here costs one referential check per line — two of the four per penalty posting the daily batch
+    # writes for every loan in arrears.
+    loan = models.ForeignKey(
+        Loan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     account = models.CharField(max_length=24, choices=Account.choices)
     debit = money_field(default=ZERO)
     credit = money_field(default=ZERO)

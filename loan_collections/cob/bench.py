@@ -7,7 +7,7 @@ installments due on B left unpaid (they become overdue tomorrow). The current lo
 rate through the bench's dates: 85 % of their installments due on B + 1 … B + 3 are paid (on B, by the
 auto-debit file), the rest are not — so a catch-up day meets the same mix as the steady day instead of a
 book where every borrower stopped paying on B. Loans in arrears pay nothing. The state is the book as COB
-for B left it. Then it times, in this process:
+for B left it. Then it times — in this process, or with ``--workers N`` on N Celery workers it starts:
 
 * the floor: one plain ``UPDATE`` of the installments that become overdue tomorrow (rolled back);
 * a steady-state day: COB for B + 1;
@@ -36,6 +36,7 @@ from django.utils import timezone
 from applications.models import Customer, Loan, LoanStatus, Product
 from loan_collections.batch import collections_run
 from loan_collections.case_models import CollectionCase
+from loan_collections.cob.bench_workers import celery_workers, cob_on_workers, workers_check
 from loan_collections.cob.models import CobRun, CobRunStatus, CobStepRun
 from loan_collections.cob.runner import cob_run
 from loanops.money import to_money
@@ -268,37 +269,54 @@ def _floor(day: date) -> float:
     return elapsed
 
 
-def _timed_cob(label: str, until: date, write: Callable[[str], object]) -> tuple[float, int]:
+def _timed_cob(label: str, until: date, write: Callable[[str], object], workers: int) -> tuple[float, int]:
     started = time.perf_counter()
-    runs = cob_run(actor=system_user(), until=until)
+    runs = cob_on_workers(until=until) if workers else cob_run(actor=system_user(), until=until)
     elapsed = time.perf_counter() - started
     if not runs or any(run.status != CobRunStatus.COMPLETED for run in runs):
         raise RuntimeError(f"COB {label} did not complete: {[(r.business_date, r.status, r.error) for r in runs]}")
     records = CobStepRun.objects.filter(run__in=runs)
     rows = 0
     for step in dict.fromkeys(records.order_by("position").values_list("step", flat=True)):
-        mine = records.filter(step=step)
+        mine = list(records.filter(step=step))
         seconds = sum(r.duration_s for r in mine)
         step_rows = sum(r.rows for r in mine)
         rows += step_rows
-        write(f"bench cob {label} step={step} s={seconds:.3f} rows={step_rows}")
+        line = f"bench cob {label} step={step} s={seconds:.3f} rows={step_rows}"
+        if workers:  # s= is the chunks' time summed over the workers; wall_s= first start to last finish
+            begun = [r.started_at for r in mine if r.started_at]
+            ended = [r.completed_at for r in mine if r.completed_at]
+            if begun and ended:
+                line += f" wall_s={(max(ended) - min(begun)).total_seconds():.3f}"
+        write(line)
     dates = ",".join(run.business_date.isoformat() for run in runs)
     write(f"bench cob {label} dates={dates} total_s={elapsed:.3f} rows={rows}")
     return elapsed, rows
 
 
 def bench_cob(
-    *, loans: int = 10_000, seconds: float = 0.0, phase: str = "all", write: Callable[[str], object] = print
+    *,
+    loans: int = 10_000,
+    seconds: float = 0.0,
+    phase: str = "all",
+    workers: int = 0,
+    write: Callable[[str], object] = print,
 ) -> float:
     """Seed ``loans`` loans, time the floor, a steady day, a catch-up and a rerun; return steady seconds.
 
     ``phase`` ``"seed"`` only seeds (e.g. into a template database that is copied for each timing run);
-    ``"run"`` only times, on a database a ``"seed"`` phase left (or a copy of it).
+    ``"run"`` only times, on a database a ``"seed"`` phase left (or a copy of it). ``workers`` 0 runs COB
+    in this process; N > 0 starts N Celery workers on ``CELERY_BROKER_URL`` and times COB on them
+    (:mod:`loan_collections.cob.bench_workers`).
     """
     if connection.vendor != "postgresql":
         raise RuntimeError("bench cob needs PostgreSQL (COPY); set DATABASE_URL")
     if phase not in ("all", "seed", "run"):
         raise ValueError("--phase is all, seed or run")
+    if workers < 0:
+        raise ValueError("--workers must not be negative")
+    if workers:
+        workers_check(workers)
     seeded = Loan.objects.filter(product__code="bench-cob").count()
     if phase == "run":
         if not seeded or CobRun.objects.exclude(business_date=BUSINESS_DATE).exists():
@@ -314,20 +332,24 @@ def bench_cob(
             _seed(loans, rng, write)
         if phase == "seed":
             return 0.0
-        return _bench(loans=loans, write=write)
+        if not workers:
+            return _bench(loans=loans, write=write, workers=0)
+        with celery_workers(workers) as names:
+            write(f"bench cob workers={workers} names={','.join(names)}")
+            return _bench(loans=loans, write=write, workers=workers)
 
 
-def _bench(*, loans: int, write: Callable[[str], object]) -> float:
+def _bench(*, loans: int, write: Callable[[str], object], workers: int) -> float:
     tomorrow = BUSINESS_DATE + timedelta(days=1)
     floor_s = _floor(tomorrow)
     write(f"bench cob floor plain_update_s={floor_s:.3f}")
-    steady_s, _ = _timed_cob("steady", tomorrow, write)
-    catchup_s, _ = _timed_cob("catchup", tomorrow + timedelta(days=2), write)
+    steady_s, _ = _timed_cob("steady", tomorrow, write, workers)
+    catchup_s, _ = _timed_cob("catchup", tomorrow + timedelta(days=2), write, workers)
     again = tomorrow + timedelta(days=2)
     CobStepRun.objects.filter(business_date=again).delete()
     CobRun.objects.filter(business_date=again).delete()
     entries = JournalEntry.objects.count()
-    rerun_s, rerun_rows = _timed_cob("rerun", again, write)
+    rerun_s, rerun_rows = _timed_cob("rerun", again, write, workers)
     rerun_rows += JournalEntry.objects.count() - entries
     write(
         f"bench cob loans={loans} steady_s={steady_s:.2f} catchup_s={catchup_s:.2f} rerun_s={rerun_s:.2f} "

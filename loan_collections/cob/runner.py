@@ -327,11 +327,11 @@ def cob_advance(*, business_date: date) -> None:
 
 
 def _dispatch(signatures: list[Any]) -> None:
-    """Hand task signatures to the workers (one group: the chunks of a step run in parallel)."""
+    """Hand task signatures to the workers (one group: the chunks of a step run in parallel) on the COB queue."""
     from celery import group
 
     try:
-        group(signatures).apply_async()
+        group(signatures).apply_async(queue=settings.LOANOPS_COB_QUEUE)
     except Exception:  # broker down: nothing is lost — running COB again re-dispatches the missing chunks
         logger.exception("COB: could not hand %d task(s) to the workers", len(signatures))
 

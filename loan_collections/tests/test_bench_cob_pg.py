@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import date
 from io import StringIO
 
 import pytest
@@ -71,3 +73,38 @@ def test_batch_rewritten_tables_leave_room_for_hot_updates() -> None:
         )
         options = dict(cursor.fetchall())
     assert options == {"applications_loan": ["fillfactor=80"], "servicing_installment": ["fillfactor=80"]}
+
+
+BROKER = os.environ.get("CELERY_BROKER_URL", "")
+
+
+@pytest.mark.celery_worker
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the workers share the test database (PostgreSQL)")
+@pytest.mark.skipif(not BROKER.startswith("redis"), reason="needs a real Redis broker (the test command starts one)")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_bench_cob_on_celery_workers_takes_the_distributed_path() -> None:
+    """--workers 2: this process only dispatches (it is not eager), so every chunk ran on a worker."""
+    from loan_collections.cob.models import CobRun, CobStepRun
+
+    out = StringIO()
+    call_command("bench", "cob", "--loans", "150", "--workers", "2", stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    assert any(re.match(r"^bench cob workers=2 names=benchcob\d+-0@\S+,benchcob\d+-1@\S+$", x) for x in lines), lines
+    last = lines[-1]
+    assert re.match(r"^bench cob loans=150 steady_s=[0-9.]+ .* rerun_rows=0 floor_s=[0-9.]+$", last), last
+    assert any(re.match(r"^bench cob steady step=penalty s=[0-9.]+ rows=\d+ wall_s=[0-9.]+$", x) for x in lines)
+    assert sorted(
+        CobRun.objects.filter(business_date__gt=date(2026, 6, 15)).values_list("business_date", "status")
+    ) == [
+        (date(2026, 6, 16), "completed"),
+        (date(2026, 6, 17), "completed"),
+        (date(2026, 6, 18), "completed"),
+    ]
+    assert not CobStepRun.objects.filter(completed_at__isnull=True).exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite bench cob refuses earlier")
+def test_bench_cob_workers_needs_a_redis_broker(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CELERY_BROKER_URL = ""
+    with pytest.raises(CommandError, match="CELERY_BROKER_URL"):
+        call_command("bench", "cob", "--loans", "10", "--workers", "2", stdout=StringIO())

@@ -163,6 +163,8 @@ LOANOPS_COB_STEPS: list[str] = [
 LOANOPS_COB_CHUNK_SIZE = int(os.environ.get("LOANOPS_COB_CHUNK_SIZE", "50000"))
 # PostgreSQL lock_timeout of a COB chunk: waits this long for an online writer's row lock, then retries.
 LOANOPS_COB_LOCK_TIMEOUT_MS = 5000
+# The Celery queue COB hands its chunk and advance tasks to (workers that run COB consume it: `-Q`).
+LOANOPS_COB_QUEUE = os.environ.get("LOANOPS_COB_QUEUE", "celery")
 LOANOPS_COB_CHUNK_ATTEMPTS = 3
 # Buckets (账龄) by days past due: (name, highest DPD in it); above the last bound is "M3+".
 LOANOPS_COB_BUCKETS: list[tuple[str, int]] = [("M0", 0), ("M1", 30), ("M2", 60), ("M3", 90)]
@@ -194,7 +196,8 @@ LOANOPS_POST_LOAN_REVIEW_MIN_PRINCIPAL = "300000.00"
 LOANOPS_SMS_PROVIDER = os.environ.get("LOANOPS_SMS_PROVIDER", "notifications.channels.LoggingSmsProvider")
 LOANOPS_OUTBOX_MAX_ATTEMPTS = 8  # a message still failing after this many tries is marked failed
 LOANOPS_OUTBOX_RETRY_SECONDS = 60  # first retry delay; doubles with each further failure
-LOANOPS_OUTBOX_KICK_ON_COMMIT = True  # False: delivery by the per-minute beat relay only (no kick per commit)
+# False: delivery by the per-minute beat relay only (no kick per commit; `bench cob --workers` sets it)
+LOANOPS_OUTBOX_KICK_ON_COMMIT = env_bool("LOANOPS_OUTBOX_KICK_ON_COMMIT", True)
 # Where the relay reads a borrower's address for a message that keeps none (customer_id set, recipient blank).
 LOANOPS_OUTBOX_CONTACT_RESOLVER = "applications.selectors.customer_contacts"
 # Collections (loan_collections): contact policy of the 2025 national standard for consumer-credit collection

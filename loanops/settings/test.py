@@ -19,8 +19,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tests run tasks in-process unless a test deliberately talks to the real broker.
-CELERY_TASK_ALWAYS_EAGER = True
+# Tests run tasks in-process unless a test deliberately talks to the real broker (and the workers a test
+# starts, e.g. bench cob --workers, are told CELERY_TASK_ALWAYS_EAGER=0).
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "1") != "0"
 CELERY_TASK_EAGER_PROPAGATES = True
 LANGUAGE_CODE = "zh-hans"
 _ = BASE_DIR

@@ -50,6 +50,21 @@ def test_unbalanced_entry_and_unbooked_interest_are_reported(active_loan):
 
 
 @pytest.mark.django_db
+def test_a_line_whose_loan_is_not_its_entrys_is_reported(active_loan):
+    """JournalLine.loan has no database FK (the entry's FK proves the loan): the check is ledger_check's."""
+    entry = JournalEntry.objects.filter(loan=active_loan).order_by("pk").first()
+    assert entry is not None
+    line = entry.lines.order_by("pk").first()
+    assert line is not None
+    missing_loan = active_loan.pk + 10_000_000
+    JournalLine.objects.filter(pk=line.pk).update(loan_id=missing_loan)  # accepted: no constraint on the copy
+    problems = [(p.kind, p.loan_id, p.entry_id) for p in ledger_check() if p.kind == "line_loan_mismatch"]
+    assert problems == [("line_loan_mismatch", missing_loan, entry.pk)]
+    JournalLine.objects.filter(pk=line.pk).update(loan_id=active_loan.pk)
+    assert ledger_check() == []
+
+
+@pytest.mark.django_db
 def test_journal_post_refuses_unbalanced_entries(active_loan):
     with pytest.raises(ValueError, match="unbalanced"):
         journal_post(

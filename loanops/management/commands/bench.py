@@ -43,6 +43,10 @@ class Command(BaseCommand):
             "--phase", choices=["all", "seed", "run"], default=None,
             help="bench cob: seed only, or time only on a seeded database (default: both)",
         )  # fmt: skip
+        parser.add_argument(
+            "--workers", type=int, default=None,
+            help="bench cob: run COB on N Celery workers started on CELERY_BROKER_URL (default 0: in this process)",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         seconds = options["seconds"]
@@ -56,6 +60,10 @@ class Command(BaseCommand):
             kwargs["loans"] = options["loans"]
         if options["phase"] is not None:
             kwargs["phase"] = options["phase"]
+        if options["workers"] is not None:
+            if options["workers"] < 0:
+                raise CommandError("--workers must not be negative")
+            kwargs["workers"] = options["workers"]
         try:
             bench(**kwargs)
         except RuntimeError as exc:
