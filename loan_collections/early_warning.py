@@ -184,11 +184,18 @@ def _notify(*, business_date: date, raised: list[IndustryRiskSnapshot]) -> int:
 
 @transaction.atomic
 def early_warning_run(*, business_date: date, id_range: IdRange = None) -> int:
-    """Recompute D's industry overdue rates, notify on rising levels, impose restrictions. Returns the
-    snapshot rows written or changed plus restrictions imposed (0 for a rerun of D)."""
+    """Compute D's industry overdue rates, notify on rising levels, impose restrictions. Returns the
+    snapshot rows written plus restrictions imposed (0 for a rerun of D).
+
+    D's snapshot is the book as D's close of business left it, written once: the step is one transaction
+    (with its run record), so snapshot rows for D mean the step has run for D, and a rerun changes nothing
+    — it does not recompute D from a book that online work has moved on since. A book with no outstanding
+    balance writes no rows (and is recomputed, cheaply, on a rerun).
+    """
+    if IndustryRiskSnapshot.objects.filter(business_date=business_date).exists():
+        return 0
     warning, restriction_threshold, factor = thresholds()
     rates = industry_overdue_rates()
-    existing = {row.industry: row for row in IndustryRiskSnapshot.objects.filter(business_date=business_date)}
     previous: dict[str, str] = {}
     for row in (
         IndustryRiskSnapshot.objects.filter(business_date__lt=business_date)
@@ -197,9 +204,8 @@ def early_warning_run(*, business_date: date, id_range: IdRange = None) -> int:
     ):
         previous.setdefault(row["industry"], row["level"])
 
-    changed: list[IndustryRiskSnapshot] = []
-    for industry, figures in rates.items():
-        snapshot = IndustryRiskSnapshot(
+    written = [
+        IndustryRiskSnapshot(
             business_date=business_date,
             industry=industry,
             outstanding_principal=figures["outstanding"],
@@ -210,45 +216,16 @@ def early_warning_run(*, business_date: date, id_range: IdRange = None) -> int:
             warning_threshold=warning,
             restriction_threshold=restriction_threshold,
         )
-        old = existing.get(industry)
-        fields = (
-            "outstanding_principal",
-            "overdue_principal",
-            "loan_count",
-            "overdue_rate",
-            "level",
-            "warning_threshold",
-            "restriction_threshold",
-        )
-        if old is None or any(getattr(old, f) != getattr(snapshot, f) for f in fields):
-            changed.append(snapshot)
-    touched = 0
-    if changed:
-        IndustryRiskSnapshot.objects.bulk_create(
-            changed,
-            update_conflicts=True,
-            unique_fields=["business_date", "industry"],
-            update_fields=[
-                "outstanding_principal",
-                "overdue_principal",
-                "loan_count",
-                "overdue_rate",
-                "level",
-                "warning_threshold",
-                "restriction_threshold",
-            ],
-        )
-        touched += len(changed)
+        for industry, figures in rates.items()
+    ]
+    IndustryRiskSnapshot.objects.bulk_create(written)
+    touched = len(written)
 
     system = _system_user()
     audit: list[AuditEntry] = []
     raised: list[IndustryRiskSnapshot] = []
-    for snapshot in changed:
-        before = (
-            existing[snapshot.industry].level
-            if snapshot.industry in existing
-            else previous.get(snapshot.industry, WarningLevel.NORMAL)
-        )
+    for snapshot in written:
+        before = previous.get(snapshot.industry, WarningLevel.NORMAL)
         if before != snapshot.level:
             audit.append(
                 AuditEntry(

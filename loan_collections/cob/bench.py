@@ -283,11 +283,14 @@ def _timed_cob(label: str, until: date, write: Callable[[str], object], workers:
         step_rows = sum(r.rows for r in mine)
         rows += step_rows
         line = f"bench cob {label} step={step} s={seconds:.3f} rows={step_rows}"
-        if workers:  # s= is the chunks' time summed over the workers; wall_s= first start to last finish
-            begun = [r.started_at for r in mine if r.started_at]
-            ended = [r.completed_at for r in mine if r.completed_at]
-            if begun and ended:
-                line += f" wall_s={(max(ended) - min(begun)).total_seconds():.3f}"
+        if workers:  # s= is the chunks' time summed over the workers; wall_s= first start to last finish, per date
+            wall = 0.0
+            for run in runs:
+                begun = [r.started_at for r in mine if r.run_id == run.pk and r.started_at]
+                ended = [r.completed_at for r in mine if r.run_id == run.pk and r.completed_at]
+                if begun and ended:
+                    wall += (max(ended) - min(begun)).total_seconds()
+            line += f" wall_s={wall:.3f}"
         write(line)
     dates = ",".join(run.business_date.isoformat() for run in runs)
     write(f"bench cob {label} dates={dates} total_s={elapsed:.3f} rows={rows}")

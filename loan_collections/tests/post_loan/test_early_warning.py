@@ -214,3 +214,19 @@ def test_manager_approves_a_waiting_offer_on_the_page(
         action="underwriting.restricted_offer_approve", subject_id=str(waiting.pk)
     ).exists()
     assert client.post(approve, {"note": "again"}).status_code == 422  # already approved
+
+
+def test_a_rerun_of_d_keeps_the_snapshot_of_ds_close(book: Any) -> None:
+    """D's figures are the book at D's close: a rerun after online work has moved the book changes nothing."""
+    _, late = book("F", "80000.00", "20000.00")
+    assert early_warning_run(business_date=D1) == 2
+    before = list(
+        IndustryRiskSnapshot.objects.filter(business_date=D1).values_list("industry", "overdue_rate", "level")
+    )
+    Loan.objects.filter(pk=late.pk).update(days_past_due=0, bucket="M0")  # e.g. the arrears paid on D
+    assert early_warning_run(business_date=D1) == 0
+    after = list(IndustryRiskSnapshot.objects.filter(business_date=D1).values_list("industry", "overdue_rate", "level"))
+    assert after == before
+    # the next date sees the payment
+    early_warning_run(business_date=D1 + timedelta(days=1))
+    assert _level("F", D1 + timedelta(days=1)) == WarningLevel.NORMAL
