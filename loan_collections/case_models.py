@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Customer, Loan
+from compliance.fields import EncryptedTextField, PiiHashField, PiiHashSyncMixin
 from loanops.money import money_field
 
 
@@ -145,13 +146,17 @@ class ContactRelation(models.TextChoices):
     OTHER = "other", _("其他")
 
 
-class NamedContact(models.Model):
-    """A contact person the debtor named (e.g. in the application); only these third parties may be contacted."""
+class NamedContact(PiiHashSyncMixin, models.Model):
+    """A contact person the debtor named (e.g. in the application); only these third parties may be contacted.
+
+    The phone number is encrypted at rest and found through its keyed hash (``phone_hash=pii_hash(phone)``).
+    """
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="named_contacts")
     name = models.CharField(_("联系人姓名"), max_length=60)
     relation = models.CharField(_("与借款人关系"), max_length=12, choices=ContactRelation.choices)
-    phone = models.CharField(_("联系电话"), max_length=20)
+    phone = EncryptedTextField(_("联系电话"))
+    phone_hash = PiiHashField(source="phone")
     is_active = models.BooleanField(default=True)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     added_at = models.DateTimeField(auto_now_add=True)
@@ -162,7 +167,7 @@ class NamedContact(models.Model):
         ordering = ["customer", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["customer", "phone"], condition=Q(is_active=True), name="named_contact_phone_unique"
+                fields=["customer", "phone_hash"], condition=Q(is_active=True), name="named_contact_phone_unique"
             )
         ]
 
@@ -227,13 +232,17 @@ EFFECTIVE_OUTCOMES = frozenset(
 )
 
 
-class ContactAttempt(models.Model):
-    """One line of the contact log. Every attempt is recorded, also the ones the contact policy refused."""
+class ContactAttempt(PiiHashSyncMixin, models.Model):
+    """One line of the contact log. Every attempt is recorded, also the ones the contact policy refused.
+
+    The number dialled is encrypted at rest; the per-number daily limit counts by its keyed hash.
+    """
 
     case = models.ForeignKey(CollectionCase, on_delete=models.PROTECT, related_name="contacts")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("方式"), max_length=8, choices=ContactChannel.choices)
-    number = models.CharField(_("拨打/发送号码"), max_length=20, blank=True)
+    number = EncryptedTextField(_("拨打/发送号码"), blank=True, default="")
+    number_hash = PiiHashField(source="number")
     party = models.CharField(_("联系对象"), max_length=16, choices=ContactParty.choices)
     named_contact = models.ForeignKey(NamedContact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     outcome = models.CharField(_("结果"), max_length=16, choices=ContactOutcome.choices, blank=True)
@@ -253,7 +262,7 @@ class ContactAttempt(models.Model):
         ordering = ["case", "-id"]
         indexes = [
             models.Index(fields=["customer", "local_date"], name="contact_customer_day_idx"),
-            models.Index(fields=["number", "local_date"], name="contact_number_day_idx"),
+            models.Index(fields=["number_hash", "local_date"], name="contact_number_day_idx"),
             models.Index(fields=["case", "id"], name="contact_case_idx"),
         ]
         constraints = [

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from applications.models import Customer
+from compliance.pii import pii_hash
 from loan_collections.case_models import (
     CaseEvent,
     CaseStatus,
@@ -204,5 +205,5 @@ def contact_usage(*, customer_id: int, number: str, on: date) -> dict[str, int]:
     """
     made = ContactAttempt.objects.filter(local_date=on, refused=False, channel=ContactChannel.PHONE)
     effective = made.filter(customer_id=customer_id, effective=True).count()
-    dials = made.filter(number=number).count() if number else 0
+    dials = made.filter(number_hash=pii_hash(number)).count() if number else 0
     return {"effective_calls": effective, "dials": dials}

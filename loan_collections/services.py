@@ -21,7 +21,7 @@ from applications.models import Customer
 from applications.selectors import customers_visible_to
 from applications.services import FieldErrors, require_perm
 from compliance.audit import audit_record
-from compliance.pii import mask_phone
+from compliance.pii import mask_phone, pii_hash
 from loan_collections.case_models import (
     EFFECTIVE_OUTCOMES,
     CaseEvent,
@@ -325,7 +325,7 @@ def named_contact_add(*, actor: Any, customer_id: int, name: str, relation: str,
         errors.add("phone", "联系电话格式有误")
     elif phone == customer.phone:
         errors.add("phone", "这是借款人本人的号码")
-    elif NamedContact.objects.filter(customer=customer, phone=phone, is_active=True).exists():
+    elif NamedContact.objects.filter(customer=customer, phone_hash=pii_hash(phone), is_active=True).exists():
         errors.add("phone", "该号码已登记为联系人")
     errors.raise_if_any()
     contact = NamedContact.objects.create(

@@ -303,3 +303,36 @@ def test_permission_and_visibility(case: CollectionCase, collector2: Any, outsid
         log(case, collector2, sh(10, 10))
     assert not log(case, boss, sh(10, 10)).refused  # managers see every case
     assert not NamedContact.objects.exists()
+
+
+def test_collections_phone_numbers_are_encrypted_at_rest(case: CollectionCase, collector: Any) -> None:
+    """A named contact's phone and the number on each log line are Fernet tokens; lookups go by the hash."""
+    from django.db import connection
+
+    from compliance.pii import FERNET_PREFIX, pii_hash
+
+    contact = named_contact_add(
+        actor=collector, customer_id=case.customer_id, name="王五", relation="parent", phone="139 1234 5678"
+    )
+    attempt = log(case, collector, sh(10, 10), party="named_contact", named_contact_id=contact.pk, outcome="connected")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT phone, phone_hash FROM {NamedContact._meta.db_table} WHERE id = %s",
+            [contact.pk],
+        )
+        raw_phone, phone_hash = cursor.fetchone()
+        cursor.execute(
+            f"SELECT number, number_hash FROM {ContactAttempt._meta.db_table} WHERE id = %s",
+            [attempt.pk],
+        )
+        raw_number, number_hash = cursor.fetchone()
+    for raw in (raw_phone, raw_number):
+        assert raw.startswith(FERNET_PREFIX) and "13912345678" not in raw and "5678" not in raw
+    assert phone_hash == number_hash == pii_hash("13912345678")
+    assert NamedContact.objects.get(pk=contact.pk).phone == "13912345678"
+    # the same number again for this debtor is refused through the hash
+    with pytest.raises(InputError) as info:
+        named_contact_add(
+            actor=collector, customer_id=case.customer_id, name="王五", relation="parent", phone="13912345678"
+        )
+    assert "phone" in info.value.fields
