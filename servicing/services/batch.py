@@ -210,8 +210,11 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> in
         f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
         f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
+    # Locked: a superset of the loans written (unpaid installments of any schedule version: no join), and
+    # every loan still showing days past due (it may be reset to 0).
     candidates = (
-        f"SELECT i.loan_id {unpaid} UNION "  # noqa: S608
+        f"SELECT i.loan_id FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "  # noqa: S608
+        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION "
         f"SELECT x.id FROM {L} x WHERE x.days_past_due > 0 AND x.id >= %(lo)s AND x.id < %(hi)s"
     )
     if not _lock_loans(candidates, params):
@@ -240,6 +243,11 @@ _PENALTY_WHERE = (
     f"i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
     "AND (i.penalty_accrued_to IS NULL OR i.penalty_accrued_to < %(d)s) "
     "AND (i.principal_paid < i.principal_due OR (p.compound_overdue_interest AND i.interest_paid < i.interest_due))"
+)
+_PENALTY_LOCK_WHERE = (
+    f"i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
+    "AND (i.penalty_accrued_to IS NULL OR i.penalty_accrued_to < %(d)s) "
+    "AND (i.principal_paid < i.principal_due OR i.interest_paid < i.interest_due)"
 )
 _PENALTY_FROM = (
     f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
@@ -320,7 +328,10 @@ def penalties_accrue(
         "now": now,
         "memo": f"罚息计提至 {business_date.isoformat()}",
     }
-    candidates = f"SELECT i.loan_id {_PENALTY_FROM} WHERE {_PENALTY_WHERE}"
+    # The loans to lock: a superset of the statement's (its installment conditions without the joins to the
+    # current schedule, loan and product, so one scan of the chunk's unpaid-installment index); locking an
+    # extra loan is harmless, and _lock_loans keeps only servicing loans.
+    candidates = f"SELECT i.loan_id FROM {INST} i WHERE {_PENALTY_LOCK_WHERE}"  # noqa: S608
     if not _lock_loans(candidates, params):
         return {"installments": 0, "entries": 0}
     chosen = variant or ("sql" if _pg() else "python")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
+from compliance.pii import pii_hash
 from loan_collections.case_models import ContactAttempt
 from loan_collections.services import ContactRefused, contact_attempt_log
 
@@ -76,4 +77,4 @@ def test_concurrent_dials_to_one_number_stop_at_six(make_case: Callable[..., Any
 
     results = race(call)
     assert sum(isinstance(r, ContactRefused) for r in results) == THREADS - 6, results
-    assert ContactAttempt.objects.filter(refused=False, number="13800001234").count() == 6
+    assert ContactAttempt.objects.filter(refused=False, number_hash=pii_hash("13800001234")).count() == 6
