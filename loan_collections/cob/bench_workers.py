@@ -2,10 +2,11 @@
 
 :func:`celery_workers` starts N worker processes (``celery -A loanops worker --pool=solo``, one chunk
 at a time each, no prefetch beyond it) on the broker ``CELERY_BROKER_URL`` names and the database this
-process uses, consuming a queue of their own (``LOANOPS_COB_QUEUE``), waits until each answers a ping, and stops them afterwards. :func:`cob_on_workers` hands
-the pending dates to them through :func:`~loan_collections.cob.runner.cob_start` (the chord kept in the
-database: each step's chunks as one group, the last chunk of a step dispatching the next) and waits
-until every date has completed or one failed.
+process uses, consuming a queue of their own (``LOANOPS_COB_QUEUE``); it waits until each answers a
+ping and stops them afterwards. :func:`cob_on_workers` hands the pending dates to them through
+:func:`~loan_collections.cob.runner.cob_start` (the chord kept in the database: each step's chunks as
+one group, the last chunk of a step dispatching the next) and waits until every date has completed or
+one failed.
 
 The workers never kick the outbox relay (``LOANOPS_OUTBOX_KICK_ON_COMMIT=0``): delivering the day's
 reminders is the relay's work, not the close of business's, as in the in-process bench.

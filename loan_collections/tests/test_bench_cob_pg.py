@@ -108,3 +108,8 @@ def test_bench_cob_workers_needs_a_redis_broker(settings) -> None:  # type: igno
     settings.CELERY_BROKER_URL = ""
     with pytest.raises(CommandError, match="CELERY_BROKER_URL"):
         call_command("bench", "cob", "--loans", "10", "--workers", "2", stdout=StringIO())
+
+
+def test_bench_workers_must_not_be_negative() -> None:
+    with pytest.raises(CommandError, match="--workers must not be negative"):
+        call_command("bench", "cob", "--loans", "10", "--workers", "-1", stdout=StringIO())
