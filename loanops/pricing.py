@@ -178,5 +178,7 @@ def penalty_for_range(
             limit = to_decimal(cap)
             if limit < 0:
                 raise ValueError("cap must not be negative")
-            per_day = min(per_day, principal * limit / _DAYS_PER_YEAR)
+            # the cap as a daily rate, like ``daily``: a cap equal to the penalty rate then gives exactly the
+            # uncapped figure, not one that differs in the 34th digit by the order of the operations
+            per_day = min(per_day, principal * (limit / _DAYS_PER_YEAR))
         return per_day * days

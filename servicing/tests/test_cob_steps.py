@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -155,6 +155,11 @@ rates = st.decimals(min_value=D("0"), max_value=D("0.36"), places=6)
     compound=st.booleans(),
     days=st.integers(min_value=0, max_value=400),
 )
+# a cap equal to the penalty rate: once differed from the uncapped figure in the 34th digit
+@example(
+    principal=D("6377.90"), interest=D("0.00"), rate=D("0.000176"), surcharge=D("0"), cap=D("0.000176"),
+    compound=False, days=218,
+)  # fmt: skip
 def test_capped_penalty_never_costs_more_than_the_cap_a_year(
     principal: Decimal, interest: Decimal, rate: Decimal, surcharge: Decimal, cap: Decimal, compound: bool, days: int
 ) -> None:
