@@ -40,7 +40,7 @@ class OutboxMessage(models.Model):
     body = models.TextField(_("内容"))
     template = models.CharField(_("模板"), max_length=80, blank=True)
     context = models.JSONField(_("模板参数"), default=dict, blank=True, encoder=DjangoJSONEncoder)
-    dedupe_key = models.CharField(_("去重键"), max_length=200, unique=True)
+    dedupe_key = models.CharField(_("去重键"), max_length=200)  # unique by outbox_dedupe_key_unique
     status = models.CharField(_("状态"), max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
     last_error = models.TextField(_("最近错误"), blank=True)
@@ -61,13 +61,20 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at", "id"], name="outbox_pending_idx"),
             models.Index(fields=["loan_id", "id"], name="outbox_loan_idx"),
-            models.Index(fields=["recipient_user", "channel", "id"], name="outbox_inbox_idx"),
+            # partial: only in-app messages have a user; the batch's reminders add no entry
+            models.Index(
+                fields=["recipient_user", "channel", "id"],
+                condition=models.Q(recipient_user__isnull=False),
+                name="outbox_inbox_idx",
+            ),
         ]
         constraints = [
+            # a constraint, not unique=True: ON CONFLICT (dedupe_key) works the same, with no LIKE-pattern index
+            models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_key_unique"),
             models.CheckConstraint(
                 condition=~models.Q(channel="in_app") | models.Q(recipient_user__isnull=False),
                 name="outbox_in_app_has_user",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,6 +30,7 @@ from applications.models import SERVICING_STATUSES, Loan, LoanStatus
 from loanops.cob import CobStep, IdRange
 from servicing.services.batch import (
     days_past_due_update,
+    due_step_lock,
     installments_fall_due,
     installments_mark_overdue,
     penalties_accrue,
@@ -48,9 +49,11 @@ def _range_q(id_range: IdRange, field: str = "pk") -> Q:
 @transaction.atomic
 def step_due(*, business_date: date, id_range: IdRange) -> int:
     """Step 1: fall due, become overdue, days past due. Returns rows changed."""
-    booked = installments_fall_due(business_date=business_date, id_range=id_range, actor=system_user())
-    overdue = installments_mark_overdue(business_date=business_date, id_range=id_range)
-    dpd = days_past_due_update(business_date=business_date, id_range=id_range)
+    if not due_step_lock(business_date=business_date, id_range=id_range):
+        return 0
+    booked = installments_fall_due(business_date=business_date, id_range=id_range, actor=system_user(), locked=True)
+    overdue = installments_mark_overdue(business_date=business_date, id_range=id_range, locked=True)
+    dpd = days_past_due_update(business_date=business_date, id_range=id_range, locked=True)
     return booked["interest_booked"] + booked["became_due"] + overdue + dpd
 
 

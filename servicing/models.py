@@ -188,9 +188,16 @@ class JournalEntry(models.Model):
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     business_date = models.DateField()
     memo = models.CharField(max_length=200, blank=True)
-    source_key = models.CharField(max_length=120, unique=True, null=True, blank=True)
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # unique by journal_source_key_unique (a constraint, not unique=True: no second, LIKE-pattern index)
+    source_key = models.CharField(max_length=120, null=True, blank=True)
+    # at most one reversal per entry (journal_reversed_once, partial: the batch's entries reverse nothing)
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+    )
+    # not indexed: no page lists entries by poster, and users are deactivated, never deleted
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -198,6 +205,12 @@ class JournalEntry(models.Model):
         indexes = [
             models.Index(fields=["loan", "id"], name="journal_loan_idx"),
             models.Index(fields=["business_date"], name="journal_business_date_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_key"], name="journal_source_key_unique"),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="journal_reversed_once"
+            ),
         ]
 
 

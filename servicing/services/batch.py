@@ -45,6 +45,7 @@ from servicing.services.ledger import EntrySpec, Posting, journal_post_many
 
 __all__ = [
     "days_past_due_update",
+    "due_step_lock",
     "installments_fall_due",
     "installments_mark_overdue",
     "legal_rate_cap",
@@ -113,7 +114,9 @@ _OPEN = (
 
 
 @transaction.atomic
-def installments_fall_due(*, business_date: date, id_range: IdRange = None, actor: Any = None) -> dict[str, int]:
+def installments_fall_due(
+    *, business_date: date, id_range: IdRange = None, actor: Any = None, locked: bool = False
+) -> dict[str, int]:
     """Installments due on or before D become receivable: idempotent for a date.
 
     * books the scheduled interest of every such installment not booked yet (Dr interest_receivable /
@@ -121,6 +124,8 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
       ``ON CONFLICT DO NOTHING``, so an installment's interest is booked exactly once even if a
       repayment booked it first);
     * moves their status from ``pending`` to ``due``.
+
+    ``locked=True``: the caller holds the locks of :func:`due_step_lock` (a superset of this function's).
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi, "actor": _actor_id(actor), "now": timezone.now()}
@@ -142,7 +147,7 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
         f"SELECT i.loan_id FROM {INST} i WHERE i.due_date BETWEEN %(since)s AND %(d)s "  # noqa: S608
         "AND (i.status = 'pending' OR NOT i.interest_booked) AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
-    if not _lock_loans(candidates, params):
+    if not locked and not _lock_loans(candidates, params):
         return {"interest_booked": 0, "became_due": 0}
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {ENTRY}")  # noqa: S608
@@ -177,15 +182,18 @@ def installments_fall_due(*, business_date: date, id_range: IdRange = None, acto
 
 
 @transaction.atomic
-def installments_mark_overdue(*, business_date: date, id_range: IdRange = None) -> int:
-    """Installments due before D and still unpaid (status ``due``) become ``overdue`` (since due date + 1)."""
+def installments_mark_overdue(*, business_date: date, id_range: IdRange = None, locked: bool = False) -> int:
+    """Installments due before D and still unpaid (status ``due``) become ``overdue`` (since due date + 1).
+
+    ``locked=True``: the caller holds the locks of :func:`due_step_lock`.
+    """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     candidates = (
         f"SELECT i.loan_id FROM {INST} i WHERE i.status = 'due' AND i.due_date < %(d)s "  # noqa: S608
         "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
-    if not _lock_loans(candidates, params):
+    if not locked and not _lock_loans(candidates, params):
         return 0
     since = "due_date + 1" if _pg() else "date(due_date, '+1 day')"
     return _execute(
@@ -197,44 +205,59 @@ def installments_mark_overdue(*, business_date: date, id_range: IdRange = None) 
     )
 
 
-@transaction.atomic
-def days_past_due_update(*, business_date: date, id_range: IdRange = None) -> int:
-    """``Loan.days_past_due`` = D − the due date of the oldest unpaid installment past due (0 if none).
+_DPD_LOCK_CANDIDATES = (
+    f"SELECT i.loan_id FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "  # noqa: S608
+    "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION "
+    f"SELECT x.id FROM {L} x WHERE x.days_past_due > 0 AND x.id >= %(lo)s AND x.id < %(hi)s"
+)
 
-    Writes only the loans whose figure changed: the loans in arrears (their DPD grows by one a day) and
-    the loans that were in arrears and are not any more.
+
+@transaction.atomic
+def due_step_lock(*, business_date: date, id_range: IdRange = None) -> int:
+    """Lock, in one statement, every loan step 1 may write for D: returns how many.
+
+    The union of the three functions' lock sets — loans with an installment to book or to make due
+    (the open-installment index up to D), with an unpaid installment past due (the unpaid index), or still
+    showing days past due — so the step scans each index once instead of once per function.
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
-    unpaid = (
-        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
-        f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
+    candidates = (
+        f"SELECT i.loan_id FROM {INST} i WHERE (i.status = 'pending' OR NOT i.interest_booked) "  # noqa: S608
+        "AND i.due_date <= %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION " + _DPD_LOCK_CANDIDATES
     )
+    return _lock_loans(candidates, params)
+
+
+@transaction.atomic
+def days_past_due_update(*, business_date: date, id_range: IdRange = None, locked: bool = False) -> int:
+    """``Loan.days_past_due`` = D − the due date of the oldest unpaid installment past due (0 if none).
+
+    One statement writes only the loans whose figure changed: the loans in arrears (their DPD grows by one
+    a day) and the loans that were in arrears and are not any more (set to 0: the loans showing DPD that
+    are missing from the per-loan minimum, an anti-join against it). ``locked=True``: the caller holds the
+    locks of :func:`due_step_lock`.
+    """
+    lo, hi = _bounds(id_range)
+    params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     # Locked: a superset of the loans written (unpaid installments of any schedule version: no join), and
     # every loan still showing days past due (it may be reset to 0).
-    candidates = (
-        f"SELECT i.loan_id FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "  # noqa: S608
-        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION "
-        f"SELECT x.id FROM {L} x WHERE x.days_past_due > 0 AND x.id >= %(lo)s AND x.id < %(hi)s"
-    )
-    if not _lock_loans(candidates, params):
+    if not locked and not _lock_loans(_DPD_LOCK_CANDIDATES, params):
         return 0
     dpd = "%(d)s::date - MIN(i.due_date)" if _pg() else "CAST(julianday(%(d)s) - julianday(MIN(i.due_date)) AS INTEGER)"
-    changed = _execute(
-        f"UPDATE {L} SET days_past_due = x.dpd FROM (SELECT i.loan_id, {dpd} AS dpd {unpaid} GROUP BY i.loan_id) x "  # noqa: S608
+    return _execute(
+        # the CTE inside the FROM subquery, not in front of UPDATE: SQLite reports no rowcount for WITH … UPDATE
+        f"UPDATE {L} SET days_past_due = x.dpd FROM (WITH agg AS MATERIALIZED (SELECT i.loan_id, {dpd} AS dpd "  # noqa: S608
+        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
+        f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
+        "GROUP BY i.loan_id) "
+        "SELECT loan_id, dpd FROM agg UNION ALL "
+        f"SELECT c.id, 0 FROM {L} c WHERE c.days_past_due > 0 AND c.id >= %(lo)s AND c.id < %(hi)s "
+        "AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.loan_id = c.id)) x "
         f"WHERE {L}.id = x.loan_id AND {L}.status IN {SERVICING_SQL} AND {L}.days_past_due <> x.dpd "
         f"AND {L}.id >= %(lo)s AND {L}.id < %(hi)s",
         params,
     )
-    changed += _execute(
-        f"UPDATE {L} SET days_past_due = 0 WHERE days_past_due > 0 AND id >= %(lo)s AND id < %(hi)s "  # noqa: S608
-        f"AND status IN {SERVICING_SQL} AND NOT EXISTS (SELECT 1 FROM {INST} i "
-        f"JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s WHERE i.loan_id = {L}.id "
-        # the range again on i: the planner then reads only this chunk of the unpaid-installment index
-        f"AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND i.status IN {UNPAID_SQL} AND i.due_date < %(d)s)",
-        params,
-    )
-    return changed
 
 
 # --- step 2: penalty and compound interest ---------------------------------------------------------
