@@ -42,7 +42,7 @@ from loanops.exceptions import InputError, InvalidTransition
 from loanops.money import ZERO, format_money, format_rate_percent, to_decimal, to_money, to_rate
 from notifications.models import Channel
 from notifications.services import Message, outbox_write_many
-from servicing.models import Installment
+from servicing.models import Installment, InstallmentStatus
 from servicing.services.business_date import business_date_get
 from underwriting.industry_restrictions import IndustryRestriction
 
@@ -81,9 +81,9 @@ def industry_overdue_rates() -> dict[str, dict[str, Any]]:
     money = DecimalField(max_digits=18, decimal_places=2)
     remaining = F("principal_due") - F("principal_paid")
     rows = (
-        Installment.objects.filter(
-            schedule__is_current=True, loan__status__in=SERVICING_STATUSES, principal_paid__lt=F("principal_due")
-        )
+        # not "replaced" = of the current schedule version (version_write): no join to the versions
+        Installment.objects.filter(loan__status__in=SERVICING_STATUSES, principal_paid__lt=F("principal_due"))
+        .exclude(status=InstallmentStatus.REPLACED)
         .values("loan__customer__industry")
         .annotate(
             balance=Sum(remaining, output_field=money),

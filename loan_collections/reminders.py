@@ -31,11 +31,14 @@ from loanops.money import format_money, to_money
 from notifications.models import Channel, OutboxMessage, OutboxStatus
 from notifications.services import Message, outbox_kick_on_commit, outbox_write_many
 from notifications.sql import insert_ignore_conflicts
-from servicing.models import Installment, InstallmentStatus, ScheduleVersion
+from servicing.models import Installment, InstallmentStatus
 
 DEFAULT_DAYS_BEFORE: tuple[int, ...] = (3, 1, 0)
 DEFAULT_DAYS_AFTER: tuple[int, ...] = (1, 3, 7)
 FLUSH_EVERY = 2000
+#: the statuses of a receivable installment: unpaid, of the current schedule version (a superseded version's
+#: unpaid installments are "replaced"), so the SQL variant needs no join to the versions
+RECEIVABLE_STATUSES = (InstallmentStatus.PENDING.value, InstallmentStatus.DUE.value, InstallmentStatus.OVERDUE.value)
 _REMINDER_COLUMNS = (
     "installment_id",
     "loan_id",
@@ -256,7 +259,7 @@ _SQL_COLUMNS = {
 def _reminders_sql(*, business_date: date, id_range: IdRange) -> int:
     plan = reminder_plan(business_date)
     lo, hi = (0, 2**62) if id_range is None else id_range
-    inst, sched, loan = Installment._meta.db_table, ScheduleVersion._meta.db_table, Loan._meta.db_table
+    inst, loan = Installment._meta.db_table, Loan._meta.db_table
     customer, reminder, outbox = Customer._meta.db_table, Reminder._meta.db_table, OutboxMessage._meta.db_table
     values = ", ".join(["(%s::date, %s::smallint, %s)"] * len(plan))
     plan_params: list[Any] = [x for due, offset in plan.items() for x in (due, offset, str(reminder_kind(offset)))]
@@ -273,10 +276,9 @@ cand AS (
            COALESCE(NULLIF(l.reference, ''), l.id::text) AS reference, c.id AS customer_id, c.name, c.email
       FROM plan p
       JOIN {inst} i ON i.due_date = p.due_date
-      JOIN {sched} s ON s.id = i.schedule_id AND s.is_current
       JOIN {loan} l ON l.id = i.loan_id AND l.status IN ({statuses}) AND l.id >= %s AND l.id < %s
       JOIN {customer} c ON c.id = l.customer_id
-     WHERE i.status <> %s AND i.loan_id >= %s AND i.loan_id < %s
+     WHERE i.status IN (%s, %s, %s) AND i.loan_id >= %s AND i.loan_id < %s
        AND NOT EXISTS (SELECT 1 FROM {reminder} r WHERE r.installment_id = i.id AND r.reminder_date = %s)
 ),
 x AS (
@@ -309,7 +311,7 @@ msg AS (
 SELECT (SELECT COUNT(*) FROM rem), (SELECT COUNT(*) FROM msg)
 """  # noqa: S608
     params: list[Any] = [
-        *plan_params, *(str(status) for status in SERVICING_STATUSES), lo, hi, InstallmentStatus.PAID.value,
+        *plan_params, *(str(status) for status in SERVICING_STATUSES), lo, hi, *RECEIVABLE_STATUSES,
         lo, hi, business_date, Channel.SMS.value, Channel.EMAIL.value, Channel.SMS.value, business_date,
         Channel.EMAIL.value, *subject_params, *body_params, day, OutboxStatus.PENDING.value,
     ]  # fmt: skip

@@ -66,6 +66,9 @@ class InstallmentStatus(models.TextChoices):
     DUE = "due", _("已到期")
     OVERDUE = "overdue", _("逾期")
     PAID = "paid", _("已还清")
+    # An unpaid installment of a superseded schedule version (展期、重组、提前还款): no longer receivable —
+    # the new version's installments are. Paid installments of the old version stay "paid".
+    REPLACED = "replaced", _("已被新计划取代")
 
 
 class Installment(models.Model):
@@ -128,9 +131,10 @@ class Installment(models.Model):
             # are not yet due or not yet booked, by due date; and unpaid installments past due, by loan.
             # The daily batch's open installments by due date, per chunk of loans: loan_id in the key lets a
             # chunk's scan skip the other chunks' entries in the index instead of fetching their rows.
+            # Installments of a superseded version are not open (their interest is never booked).
             models.Index(
                 fields=["due_date", "loan"],
-                condition=Q(status="pending") | Q(interest_booked=False),
+                condition=(Q(status="pending") | Q(interest_booked=False)) & ~Q(status="replaced"),
                 name="installment_open_idx",
             ),
             models.Index(fields=["loan"], condition=Q(status__in=["due", "overdue"]), name="installment_unpaid_idx"),

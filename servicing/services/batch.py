@@ -106,9 +106,13 @@ def _execute(sql: str, params: dict[str, Any]) -> int:
 
 # --- step 1: installments fall due, become overdue; days past due ---------------------------------
 
+# Open: not yet due or not yet booked, and not of a superseded version — the predicate of the partial index
+# installment_open_idx, spelled as it is there so that the planner uses it. No join to the schedule
+# versions: a superseded version's unpaid installments have status "replaced" (version_write), so status
+# alone says an installment is receivable.
+OPEN_SQL = f"(i.status = 'pending' OR NOT i.interest_booked) AND NOT (i.status = '{InstallmentStatus.REPLACED.value}')"
 _OPEN = (
-    f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
-    f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
+    f"FROM {INST} i JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
     "WHERE i.due_date BETWEEN %(since)s AND %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
 )
 
@@ -133,10 +137,8 @@ def installments_fall_due(
     # dates below lets the planner see that only the day's increment qualifies, not half the book.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT i.due_date FROM {INST} i WHERE (i.status = 'pending' OR NOT i.interest_booked) "  # noqa: S608
-            "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
-            f"AND EXISTS (SELECT 1 FROM {SCHED} s WHERE s.id = i.schedule_id AND s.is_current) "
-            "ORDER BY i.due_date LIMIT 1",
+            f"SELECT i.due_date FROM {INST} i WHERE {OPEN_SQL} "  # noqa: S608
+            "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s ORDER BY i.due_date LIMIT 1",
             params,
         )
         row = cursor.fetchone()
@@ -145,14 +147,14 @@ def installments_fall_due(
         return {"interest_booked": 0, "became_due": 0}
     candidates = (
         f"SELECT i.loan_id FROM {INST} i WHERE i.due_date BETWEEN %(since)s AND %(d)s "  # noqa: S608
-        "AND (i.status = 'pending' OR NOT i.interest_booked) AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
+        f"AND {OPEN_SQL} AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s"
     )
     if not locked and not _lock_loans(candidates, params):
         return {"interest_booked": 0, "became_due": 0}
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {ENTRY}")  # noqa: S608
         params["mark"] = cursor.fetchone()[0]
-    unbooked = _OPEN + "AND NOT i.interest_booked AND i.interest_due > 0"
+    unbooked = _OPEN + f"AND {OPEN_SQL} AND NOT i.interest_booked AND i.interest_due > 0"
     booked = _execute(
         f"INSERT INTO {ENTRY} (loan_id, kind, business_date, memo, source_key, created_by_id, created_at) "
         f"SELECT i.loan_id, '{EntryKind.ACCRUAL.value}', %(d)s, '第' || i.period || '期利息到期入账', "
@@ -164,7 +166,7 @@ def installments_fall_due(
         joined = (
             f"FROM {INST} i JOIN {ENTRY} e ON e.source_key = 'interest:' || i.id "
             "WHERE e.id > %(mark)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s AND NOT i.interest_booked "
-            "AND i.due_date BETWEEN %(since)s AND %(d)s AND (i.status = 'pending' OR NOT i.interest_booked)"
+            f"AND i.due_date BETWEEN %(since)s AND %(d)s AND {OPEN_SQL}"
         )
         _execute(
             f"INSERT INTO {LINE} (entry_id, loan_id, account, debit, credit) "
@@ -175,7 +177,7 @@ def installments_fall_due(
     touched = _execute(
         f"UPDATE {INST} SET interest_booked = TRUE, "  # noqa: S608
         "status = CASE WHEN status = 'pending' THEN 'due' ELSE status END "
-        f"WHERE id IN (SELECT i.id {_OPEN} AND (i.status = 'pending' OR NOT i.interest_booked))",
+        f"WHERE id IN (SELECT i.id {_OPEN} AND {OPEN_SQL})",
         params,
     )
     return {"interest_booked": booked, "became_due": touched}
@@ -198,8 +200,7 @@ def installments_mark_overdue(*, business_date: date, id_range: IdRange = None, 
     since = "due_date + 1" if _pg() else "date(due_date, '+1 day')"
     return _execute(
         f"UPDATE {INST} SET status = 'overdue', overdue_since = {since} "  # noqa: S608
-        f"WHERE id IN (SELECT i.id FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
-        f"JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
+        f"WHERE id IN (SELECT i.id FROM {INST} i JOIN {L} l ON l.id = i.loan_id AND l.status IN {SERVICING_SQL} AND l.id >= %(lo)s AND l.id < %(hi)s "
         "WHERE i.status = 'due' AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s)",
         params,
     )
@@ -223,7 +224,7 @@ def due_step_lock(*, business_date: date, id_range: IdRange = None) -> int:
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     candidates = (
-        f"SELECT i.loan_id FROM {INST} i WHERE (i.status = 'pending' OR NOT i.interest_booked) "  # noqa: S608
+        f"SELECT i.loan_id FROM {INST} i WHERE {OPEN_SQL} "  # noqa: S608
         "AND i.due_date <= %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION " + _DPD_LOCK_CANDIDATES
     )
     return _lock_loans(candidates, params)
@@ -240,7 +241,7 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None, locke
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
-    # Locked: a superset of the loans written (unpaid installments of any schedule version: no join), and
+    # Locked: the loans with an unpaid installment past due (status due/overdue: of the current version), and
     # every loan still showing days past due (it may be reset to 0).
     if not locked and not _lock_loans(_DPD_LOCK_CANDIDATES, params):
         return 0
@@ -248,9 +249,8 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None, locke
     return _execute(
         # the CTE inside the FROM subquery, not in front of UPDATE: SQLite reports no rowcount for WITH … UPDATE
         f"UPDATE {L} SET days_past_due = x.dpd FROM (WITH agg AS MATERIALIZED (SELECT i.loan_id, {dpd} AS dpd "  # noqa: S608
-        f"FROM {INST} i JOIN {SCHED} s ON s.id = i.schedule_id AND s.is_current AND s.loan_id >= %(lo)s AND s.loan_id < %(hi)s "
-        f"WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s "
-        "GROUP BY i.loan_id) "
+        f"FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "
+        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s GROUP BY i.loan_id) "
         "SELECT loan_id, dpd FROM agg UNION ALL "
         f"SELECT c.id, 0 FROM {L} c WHERE c.days_past_due > 0 AND c.id >= %(lo)s AND c.id < %(hi)s "
         "AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.loan_id = c.id)) x "

@@ -53,7 +53,7 @@ from compliance.audit import audit_record
 from loanops.exceptions import DomainError, InvalidTransition
 from loanops.money import ZERO
 from loanops.schedule import RepaymentMethod, ScheduleRow, build_schedule, due_dates
-from servicing.models import Installment, ScheduleVersion
+from servicing.models import Installment, InstallmentStatus, ScheduleVersion
 from servicing.services.business_date import business_date_get
 from servicing.services.common import installment_status, installments_for_update
 
@@ -219,6 +219,11 @@ def version_write(
     now = timezone.now()
     ScheduleVersion.objects.filter(pk=old.pk).update(
         is_current=False, superseded_at=now, superseded_reason=reason[:200]
+    )
+    # Its unpaid installments are no longer receivable: the status says so, so that the daily batch finds
+    # the receivable installments by status alone (status due/overdue/pending ⇒ current version).
+    Installment.objects.filter(schedule_id=old.pk).exclude(status=InstallmentStatus.PAID).update(
+        status=InstallmentStatus.REPLACED
     )
     version = ScheduleVersion.objects.create(
         loan=loan,
