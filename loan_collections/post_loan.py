@@ -32,7 +32,13 @@ class Reminder(models.Model):
 
     # indexed by the unique (installment, date, channel) and by reminder_loan_idx (loan, -date)
     installment = models.ForeignKey(Installment, on_delete=models.PROTECT, related_name="reminders", db_index=False)
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="reminders", db_index=False)
+    # The installment's loan, copied for the per-loan log (reminder_loan_idx). No database constraint of its
+    # own: the installment FK already proves the loan exists, and the reminders step copies the loan from the
+    # installment in the same INSERT … SELECT; a second FK would cost one referential check per reminder
+    # (tens of thousands a day at a million loans).
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="reminders", db_index=False, db_constraint=False
+    )
     reminder_date = models.DateField(_("提醒日期"))
     channel = models.CharField(_("渠道"), max_length=8)
     kind = models.CharField(_("类型"), max_length=12, choices=ReminderKind.choices)

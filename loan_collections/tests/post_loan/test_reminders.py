@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 
 from applications.models import Loan
 from loan_collections.post_loan import Reminder, ReminderKind
@@ -119,6 +120,9 @@ def test_chunks_touch_only_their_loan_id_range(active_loan: Loan, loan_factory: 
     assert list(Reminder.objects.values_list("loan_id", flat=True)) == [lo]
     assert reminders_queue(business_date=FIRST_DUE, id_range=(lo + 1, hi + 1)) == 1
     assert reminders_queue(business_date=FIRST_DUE, id_range=(lo, hi + 1)) == 0
+    # Reminder.loan has no FK of its own: it is the installment's loan, copied by the step
+    assert Reminder.objects.count() == 2
+    assert not Reminder.objects.exclude(loan_id=F("installment__loan_id")).exists()
 
 
 def test_offsets_are_settings(active_loan: Loan, settings: Any) -> None:
