@@ -350,6 +350,8 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     settled_on = models.DateField(_("结清日"), null=True, blank=True)
     # Post-loan classification, maintained by the daily batch.
     days_past_due = models.PositiveIntegerField(_("逾期天数"), default=0)
+    # The business date whose close of business last wrote days_past_due (a rerun of that date skips it).
+    days_past_due_on = models.DateField(_("逾期天数计算日"), null=True, blank=True, editable=False)
     bucket = models.CharField(_("账龄"), max_length=4, default="M0")
     risk_class = models.CharField(_("五级分类"), max_length=16, choices=RiskClass.choices, default=RiskClass.NORMAL)
     # A risk manager's downgrade (worse than the floor) is in force: the batch never improves the class.
@@ -375,6 +377,9 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
             # table's fillfactor (migration 0009) that update stays HOT. The batch works in id-range chunks.
             models.Index(fields=["status"], name="loan_status_idx"),
             models.Index(fields=["bucket"], name="loan_bucket_idx"),
+            # COB's staff-tasks step finds the loans disbursed on given dates (return visits, post-loan
+            # reviews) here instead of reading every servicing loan each day; set once, at disbursement.
+            models.Index(fields=["disbursed_on"], name="loan_disbursed_on_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(requested_amount__gt=0), name="loan_requested_positive"),

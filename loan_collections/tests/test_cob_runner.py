@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 
 from applications.models import Loan, LoanStageEvent, LoanStatus
 from compliance.audit import audit_verify_chain
@@ -233,3 +233,24 @@ def test_api_runs_cob_for_a_manager_and_refuses_others(active_loan: Loan, api: A
         ("2025-02-17", "completed"),
     ]
     assert body["runs"][0]["chunks_done"] == body["runs"][0]["chunks_planned"] == len(cob_steps())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL settings")
+def test_a_chunk_runs_with_the_bounded_lock_wait_and_without_jit(settings: Any) -> None:
+    """PostgreSQL: each chunk's transaction sets lock_timeout and turns JIT off, for that transaction only."""
+    from loan_collections.cob.runner import cob_chunk_run
+    from loanops.cob import CobStep
+
+    seen: dict[str, str] = {}
+
+    def probe(*, business_date: date, id_range: Any) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout'), current_setting('jit')")
+            seen["lock_timeout"], seen["jit"] = cursor.fetchone()
+        return 0
+
+    settings.LOANOPS_COB_LOCK_TIMEOUT_MS = 1234
+    day = date(2025, 3, 1)
+    CobRun.objects.create(business_date=day)
+    cob_chunk_run(business_date=day, step=CobStep(name="probe", label="probe", func=probe), position=0, chunk=(0, 10))
+    assert seen == {"lock_timeout": "1234ms", "jit": "off"}

@@ -206,10 +206,32 @@ def installments_mark_overdue(*, business_date: date, id_range: IdRange = None, 
     )
 
 
-_DPD_LOCK_CANDIDATES = (
-    f"SELECT i.loan_id FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "  # noqa: S608
-    "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION "
-    f"SELECT x.id FROM {L} x WHERE x.days_past_due > 0 AND x.id >= %(lo)s AND x.id < %(hi)s"
+def _dpd_rows(dpd: str) -> str:
+    """A FROM item ``x (loan_id, dpd)``: each loan's days past due as of D, for the loans that may show some.
+
+    The loans with an unpaid installment past due (status due/overdue: of the current version), with
+    D − the oldest due date, and — an anti-join against them — the loans still showing days past due that
+    have none any more, with 0. The CTE sits inside the FROM item, not in front of an UPDATE: SQLite
+    reports no rowcount for ``WITH … UPDATE``.
+    """
+    return (
+        f"(WITH agg AS MATERIALIZED (SELECT i.loan_id, {dpd} AS dpd "  # noqa: S608
+        f"FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "
+        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s GROUP BY i.loan_id) "
+        "SELECT loan_id, dpd FROM agg UNION ALL "
+        f"SELECT c.id, 0 FROM {L} c WHERE c.days_past_due > 0 AND c.id >= %(lo)s AND c.id < %(hi)s "
+        "AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.loan_id = c.id)) x"
+    )
+
+
+# The loans whose days past due may change on D — an unpaid installment past due, or still showing some —
+# and are not computed for D yet (Loan.days_past_due_on): a rerun of D neither locks nor rewrites the loans
+# in arrears again. One pass over the chunk's loans, the unpaid installments as a hashed set.
+_DPD_NOT_YET = "(l.days_past_due_on IS NULL OR l.days_past_due_on < %(d)s)"
+_DPD_CANDIDATES = (
+    f"SELECT l.id FROM {L} l WHERE {_DPD_NOT_YET} AND l.id >= %(lo)s AND l.id < %(hi)s AND (l.days_past_due > 0 "  # noqa: S608
+    f"OR l.id IN (SELECT i.loan_id FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "
+    "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s))"
 )
 
 
@@ -218,14 +240,17 @@ def due_step_lock(*, business_date: date, id_range: IdRange = None) -> int:
     """Lock, in one statement, every loan step 1 may write for D: returns how many.
 
     The union of the three functions' lock sets — loans with an installment to book or to make due
-    (the open-installment index up to D), with an unpaid installment past due (the unpaid index), or still
-    showing days past due — so the step scans each index once instead of once per function.
+    (the open-installment index up to D), and loans whose days past due are not computed for D yet with
+    an unpaid installment past due (the unpaid index: those to mark overdue among them) or still showing
+    days past due — so the step scans each index once instead of once per function. The step writes the
+    days past due and their date in the same transaction as the overdue marks, so a rerun of D locks
+    nothing.
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
     candidates = (
-        f"SELECT i.loan_id FROM {INST} i WHERE {OPEN_SQL} "  # noqa: S608
-        "AND i.due_date <= %(d)s AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION " + _DPD_LOCK_CANDIDATES
+        f"SELECT i.loan_id FROM {INST} i WHERE {OPEN_SQL} AND i.due_date <= %(d)s "  # noqa: S608
+        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s UNION " + _DPD_CANDIDATES
     )
     return _lock_loans(candidates, params)
 
@@ -236,25 +261,20 @@ def days_past_due_update(*, business_date: date, id_range: IdRange = None, locke
 
     One statement writes only the loans whose figure changed: the loans in arrears (their DPD grows by one
     a day) and the loans that were in arrears and are not any more (set to 0: the loans showing DPD that
-    are missing from the per-loan minimum, an anti-join against it). ``locked=True``: the caller holds the
-    locks of :func:`due_step_lock`.
+    are missing from the per-loan minimum, an anti-join against it). It stamps ``days_past_due_on = D``
+    and skips loans already stamped with D, so a rerun of D leaves them alone (D's figure is the book as
+    D's close of business saw it; a repayment made since counts from the next date). ``locked=True``: the
+    caller holds the locks of :func:`due_step_lock`.
     """
     lo, hi = _bounds(id_range)
     params: dict[str, Any] = {"d": business_date, "lo": lo, "hi": hi}
-    # Locked: the loans with an unpaid installment past due (status due/overdue: of the current version), and
-    # every loan still showing days past due (it may be reset to 0).
-    if not locked and not _lock_loans(_DPD_LOCK_CANDIDATES, params):
+    if not locked and not _lock_loans(_DPD_CANDIDATES, params):
         return 0
     dpd = "%(d)s::date - MIN(i.due_date)" if _pg() else "CAST(julianday(%(d)s) - julianday(MIN(i.due_date)) AS INTEGER)"
     return _execute(
-        # the CTE inside the FROM subquery, not in front of UPDATE: SQLite reports no rowcount for WITH … UPDATE
-        f"UPDATE {L} SET days_past_due = x.dpd FROM (WITH agg AS MATERIALIZED (SELECT i.loan_id, {dpd} AS dpd "  # noqa: S608
-        f"FROM {INST} i WHERE i.status IN {UNPAID_SQL} AND i.due_date < %(d)s "
-        "AND i.loan_id >= %(lo)s AND i.loan_id < %(hi)s GROUP BY i.loan_id) "
-        "SELECT loan_id, dpd FROM agg UNION ALL "
-        f"SELECT c.id, 0 FROM {L} c WHERE c.days_past_due > 0 AND c.id >= %(lo)s AND c.id < %(hi)s "
-        "AND NOT EXISTS (SELECT 1 FROM agg WHERE agg.loan_id = c.id)) x "
+        f"UPDATE {L} SET days_past_due = x.dpd, days_past_due_on = %(d)s FROM {_dpd_rows(dpd)} "  # noqa: S608
         f"WHERE {L}.id = x.loan_id AND {L}.status IN {SERVICING_SQL} AND {L}.days_past_due <> x.dpd "
+        f"AND ({L}.days_past_due_on IS NULL OR {L}.days_past_due_on < %(d)s) "
         f"AND {L}.id >= %(lo)s AND {L}.id < %(hi)s",
         params,
     )

@@ -53,6 +53,37 @@ def test_due_step_books_interest_marks_overdue_and_sets_dpd(active_loan: Loan) -
     assert JournalEntry.objects.filter(loan=active_loan, kind="accrual").count() == 2
 
 
+def test_days_past_due_carry_their_date_and_a_rerun_of_that_date_leaves_the_loans_alone(
+    active_loan: Loan, ops: Any
+) -> None:
+    step_due(business_date=date(2025, 2, 15), id_range=None)
+    assert step_due(business_date=date(2025, 2, 17), id_range=None) == 2  # overdue + DPD 2
+    active_loan.refresh_from_db()
+    assert (active_loan.days_past_due, active_loan.days_past_due_on) == (2, date(2025, 2, 17))
+
+    def row_version() -> Any:
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:  # xmin: rewritten; xmax: locked (FOR UPDATE) or rewritten
+            cursor.execute("SELECT xmin::text, xmax::text FROM applications_loan WHERE id = %s", [active_loan.pk])
+            return cursor.fetchone()
+
+    before = row_version()
+    with transaction.atomic():  # the rerun of the 17th: nothing to lock, nothing to write
+        assert step_due(business_date=date(2025, 2, 17), id_range=None) == 0
+        assert row_version() == before
+    # paid in full on the 17th, after its close of business: the 17th keeps its figure, the 18th sees it
+    set_business_date(date(2025, 2, 17))
+    owed = schedule_current(active_loan)[0].outstanding
+    repayment_record(actor=ops, loan_id=active_loan.pk, amount=owed, paid_on=date(2025, 2, 17), channel="counter")
+    assert step_due(business_date=date(2025, 2, 17), id_range=None) == 0
+    active_loan.refresh_from_db()
+    assert active_loan.days_past_due == 2
+    assert step_due(business_date=date(2025, 2, 18), id_range=None) == 1
+    active_loan.refresh_from_db()
+    assert (active_loan.days_past_due, active_loan.days_past_due_on) == (0, date(2025, 2, 18))
+
+
 def test_due_step_respects_the_id_range(loan_factory: Any, manager: Any, business_date: date) -> None:
     loans = [loan_disburse(actor=manager, loan_id=loan_factory().pk) for _ in range(2)]
     step_due(business_date=date(2025, 2, 15), id_range=(loans[1].pk, loans[1].pk + 1))
