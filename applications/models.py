@@ -352,6 +352,11 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     days_past_due = models.PositiveIntegerField(_("逾期天数"), default=0)
     # The business date whose close of business last wrote days_past_due (a rerun of that date skips it).
     days_past_due_on = models.DateField(_("逾期天数计算日"), null=True, blank=True, editable=False)
+    # Σ(principal due − principal paid) over the current schedule, kept by the servicing services that change
+    # it (disbursement, repayment, reversal, new schedule version; servicing.services.common) and proved by
+    # the ledger check: the portfolio's balance without reading twelve million installments (early warning).
+    principal_outstanding = money_field(verbose_name=_("未还本金"), default=Decimal("0.00"), editable=False)
+    days_past_due_on = models.DateField(_("逾期天数计算日"), null=True, blank=True, editable=False)
     bucket = models.CharField(_("账龄"), max_length=4, default="M0")
     risk_class = models.CharField(_("五级分类"), max_length=16, choices=RiskClass.choices, default=RiskClass.NORMAL)
     # A risk manager's downgrade (worse than the floor) is in force: the batch never improves the class.

@@ -347,6 +347,23 @@ def ledger_check() -> list[LedgerProblem]:
 
     problems.extend(_write_off_problems(zero))
 
+    # the loan's kept balance (Loan.principal_outstanding, servicing.services.common) is its schedule's
+    stale = (
+        Loan.objects.order_by("pk")
+        .annotate(expected=Coalesce(_schedule_sum(F("principal_due") - F("principal_paid"), Q()), zero))
+        .annotate(diff=Abs(F("principal_outstanding") - F("expected")))
+        .filter(diff__gte=_TOLERANCE)
+        .values_list("pk", "principal_outstanding", "expected")
+    )
+    for loan_id, kept, expected in stale:
+        problems.append(
+            LedgerProblem(
+                "principal_outstanding_stale",
+                f"loan balance {to_money(kept)} != schedule principal outstanding {to_money(expected)}",
+                loan_id=loan_id,
+            )
+        )
+
     for loan_id, period in (
         Installment.objects.filter(schedule__is_current=True, interest_booked=False, interest_paid__gt=0)
         .order_by("loan_id", "period")

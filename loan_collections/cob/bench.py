@@ -235,6 +235,12 @@ def _seed(n: int, rng: random.Random, write: Callable[[str], object]) -> dict[st
         for model in (Loan, ScheduleVersion, Installment):
             table = model._meta.db_table
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")  # noqa: S608
+        # each loan's kept balance (Loan.principal_outstanding), as the servicing services would have kept it
+        cursor.execute(
+            f"UPDATE {Loan._meta.db_table} l SET principal_outstanding = s.total FROM (SELECT loan_id, "  # noqa: S608
+            f"SUM(principal_due - principal_paid) AS total FROM {Installment._meta.db_table} GROUP BY loan_id) s "
+            "WHERE l.id = s.loan_id"
+        )
         for model in (Loan, ScheduleVersion, Installment, Customer):
             cursor.execute(f"ANALYZE {model._meta.db_table}")
     BusinessDate.objects.update_or_create(pk=1, defaults={"date": BUSINESS_DATE})

@@ -7,11 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import F, Sum
 
 from applications.models import Loan
+from loanops.money import ZERO, to_money
 from servicing.models import Installment, InstallmentStatus
 
-__all__ = ["installment_status", "installments_for_update", "system_user"]
+__all__ = ["installment_status", "installments_for_update", "principal_outstanding_refresh", "system_user"]
 
 
 def system_user() -> Any:
@@ -37,3 +39,15 @@ def installment_status(item: Installment, *, today: date) -> str:
     if item.due_date > today:
         return InstallmentStatus.PENDING
     return InstallmentStatus.OVERDUE if item.overdue_since is not None else InstallmentStatus.DUE
+
+
+def principal_outstanding_refresh(loan_id: int) -> None:
+    """``Loan.principal_outstanding`` = Σ(principal due − principal paid) over the loan's current schedule.
+
+    Called, with the loan locked, by every service that creates installments or changes what is paid of
+    their principal (disbursement, repayment, reversal, a new schedule version); ``ledger_check`` proves it.
+    """
+    total = Installment.objects.filter(loan_id=loan_id, schedule__is_current=True).aggregate(
+        total=Sum(F("principal_due") - F("principal_paid"))
+    )["total"]
+    Loan.objects.filter(pk=loan_id).update(principal_outstanding=to_money(total or ZERO))

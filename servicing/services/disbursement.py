@@ -26,6 +26,7 @@ from loanops.money import ZERO, to_money
 from loanops.schedule import build_schedule
 from servicing.models import Account, EntryKind, Installment, ScheduleVersion
 from servicing.services.business_date import business_date_get
+from servicing.services.common import principal_outstanding_refresh
 from servicing.services.ledger import Posting, journal_post
 
 __all__ = ["loan_disburse", "origination_fee"]
@@ -113,6 +114,7 @@ def loan_disburse(*, actor: Any, loan_id: int, reason: str = "") -> Loan:
         )
         for row in rows
     )
+    principal_outstanding_refresh(loan.pk)
     postings = [
         Posting(Account.PRINCIPAL_RECEIVABLE, debit=loan.principal),
         Posting(Account.CASH_CLEARING, credit=loan.principal - fee),

@@ -50,7 +50,7 @@ from servicing.models import (
 from servicing.selectors import loan_balances
 from servicing.services.business_date import business_date_get
 from servicing.services.closing import settle_if_paid
-from servicing.services.common import installment_status, installments_for_update
+from servicing.services.common import installment_status, installments_for_update, principal_outstanding_refresh
 from servicing.services.ledger import Posting, interest_book, journal_post, mirror
 from servicing.settlement_models import Prepayment
 
@@ -222,6 +222,7 @@ def post_payment(
         [by_id[key] for key in sorted(touched)],
         ["principal_paid", "interest_paid", "fee_paid", "penalty_paid", "status", "paid_on"],
     )
+    principal_outstanding_refresh(loan.pk)
 
     postings = [Posting(debit_account, debit=value)]
     postings += [Posting(_RECEIVABLE[component], credit=total) for component, total in totals.items()]
@@ -321,6 +322,7 @@ def repayment_reverse(*, actor: Any, repayment_id: int, reason: str) -> Repaymen
         [installments[key] for key in sorted(touched)],
         ["principal_paid", "interest_paid", "fee_paid", "penalty_paid", "status", "paid_on"],
     )
+    principal_outstanding_refresh(loan.pk)
     original = repayment.journal_entry
     if original is None:
         raise DomainError("该笔还款没有对应的记账凭证", code="no_journal_entry")

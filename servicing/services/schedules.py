@@ -55,7 +55,7 @@ from loanops.money import ZERO
 from loanops.schedule import RepaymentMethod, ScheduleRow, build_schedule, due_dates
 from servicing.models import Installment, InstallmentStatus, ScheduleVersion
 from servicing.services.business_date import business_date_get
-from servicing.services.common import installment_status, installments_for_update
+from servicing.services.common import installment_status, installments_for_update, principal_outstanding_refresh
 
 __all__ = [
     "ScheduleTail",
@@ -241,6 +241,7 @@ def version_write(
         item.schedule = version
         item.loan = loan
     Installment.objects.bulk_create(items)
+    principal_outstanding_refresh(loan.pk)
     return version
 
 

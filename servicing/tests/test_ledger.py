@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from applications.models import Loan
 from servicing.models import Account, EntryKind, Installment, JournalEntry, JournalLine
 from servicing.selectors import ledger_check, payoff_quote, trial_balance
 from servicing.services import installments_fall_due, repayment_record
@@ -32,10 +33,23 @@ def test_clean_ledger_passes(active_loan, capsys):
 def test_schedule_tampering_is_reported_per_loan(active_loan, loan_factory, manager):
     Installment.objects.filter(loan=active_loan, period=1).update(principal_paid=D("10.00"))
     problems = ledger_check()
-    assert [(p.kind, p.loan_id) for p in problems] == [("principal_mismatch", active_loan.pk)]
+    assert [(p.kind, p.loan_id) for p in problems] == [
+        ("principal_mismatch", active_loan.pk),
+        ("principal_outstanding_stale", active_loan.pk),  # the loan's kept balance no longer matches either
+    ]
     with pytest.raises(CommandError, match=str(active_loan.pk)):
         call_command("check_ledger", stdout=StringIO(), stderr=StringIO())
     Installment.objects.filter(loan=active_loan, period=1).update(principal_paid=D("0.00"))  # restore for teardown
+
+
+@pytest.mark.django_db
+def test_a_stale_loan_balance_is_reported(active_loan):
+    """Loan.principal_outstanding is kept by the services; the ledger check proves it against the schedule."""
+    kept = Loan.objects.get(pk=active_loan.pk).principal_outstanding
+    assert kept == active_loan.principal  # disbursed, nothing repaid
+    Loan.objects.filter(pk=active_loan.pk).update(principal_outstanding=kept - D("0.01"))
+    assert [(p.kind, p.loan_id) for p in ledger_check()] == [("principal_outstanding_stale", active_loan.pk)]
+    Loan.objects.filter(pk=active_loan.pk).update(principal_outstanding=kept)  # restore for teardown
 
 
 @pytest.mark.django_db
