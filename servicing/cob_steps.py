@@ -90,17 +90,21 @@ def step_bucket(*, business_date: date, id_range: IdRange) -> int:
         | Q(status=LoanStatus.ACTIVE, days_past_due__gt=0)
         | Q(status=LoanStatus.OVERDUE, days_past_due=0)
     )
-    book = Loan.objects.filter(_range_q(id_range), status__in=SERVICING_STATUSES)
     locked = list(
         loans_for_update().filter(_range_q(id_range), needs, status__in=SERVICING_STATUSES)
-        .values_list("pk", "status", "days_past_due")
+        .annotate(new_bucket=case)
+        .values_list("pk", "status", "days_past_due", "bucket", "new_bucket")
     )  # fmt: skip
     if not locked:
         return 0
-    rebucketed = book.filter(~Q(bucket=case)).update(bucket=case)
+    # One pass over the chunk's loans (the locked read above); the rebucketing writes only the loans it found.
+    rebucket = [pk for pk, _status, _dpd, bucket, new_bucket in locked if bucket != new_bucket]
+    rebucketed = 0
+    for start in range(0, len(rebucket), 1000):
+        rebucketed += Loan.objects.filter(pk__in=rebucket[start : start + 1000]).update(bucket=case)
     actor = system_user()
-    to_mark = [pk for pk, status, dpd in locked if status == LoanStatus.ACTIVE and dpd > 0]
-    to_cure = [pk for pk, status, dpd in locked if status == LoanStatus.OVERDUE and dpd == 0]
+    to_mark = [pk for pk, status, dpd, *_ in locked if status == LoanStatus.ACTIVE and dpd > 0]
+    to_cure = [pk for pk, status, dpd, *_ in locked if status == LoanStatus.OVERDUE and dpd == 0]
     day = business_date.isoformat()
     marked = loan_transition_many(
         to_mark, "mark_overdue", actor=actor, reason=f"日终批处理 {day}：逾期", business_date=day
