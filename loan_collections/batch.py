@@ -262,6 +262,7 @@ class _Run:
             "l.bucket", {b: role_for_level(level) for b, level in buckets.items()}, role_for_level(default)
         )
         range_sql, range_params = _range_sql("l.id", self.id_range)
+        case_range_sql, case_range_params = _range_sql("c.loan_id", self.id_range)
         ops = connection.ops
         today, now = ops.adapt_datefield_value(self.business_date), ops.adapt_datetimefield_value(timezone.now())
         cases, loans, events = CollectionCase._meta.db_table, Loan._meta.db_table, CaseEvent._meta.db_table
@@ -273,9 +274,10 @@ class _Run:
                 f"SELECT l.id, l.customer_id, %s, {level_sql}, {role_sql}, %s, '', %s, l.days_past_due, '', '', %s, %s "
                 f"FROM {loans} l WHERE l.status IN ({', '.join(['%s'] * len(statuses))}) "
                 f"AND l.days_past_due >= 1 {range_sql} "
-                f"AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.loan_id = l.id AND c.status = %s)",
+                # the chunk's range on the cases too: the planner then reads only the chunk's open cases
+                f"AND NOT EXISTS (SELECT 1 FROM {cases} c WHERE c.loan_id = l.id AND c.status = %s {case_range_sql})",
                 [CaseStatus.OPEN.value, *level_params, *role_params, False, today, now, now, *statuses,
-                 *range_params, CaseStatus.OPEN.value],
+                 *range_params, CaseStatus.OPEN.value, *case_range_params],
             )  # fmt: skip
             opened = cursor.rowcount
             if opened:

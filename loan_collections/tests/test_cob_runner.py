@@ -236,8 +236,8 @@ def test_api_runs_cob_for_a_manager_and_refuses_others(active_loan: Loan, api: A
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL settings")
-def test_a_chunk_runs_with_the_bounded_lock_wait_and_without_jit(settings: Any) -> None:
-    """PostgreSQL: each chunk's transaction sets lock_timeout and turns JIT off, for that transaction only."""
+def test_a_chunk_runs_with_the_bounded_lock_wait_and_without_jit_or_parallel_query(settings: Any) -> None:
+    """PostgreSQL: each chunk's transaction sets lock_timeout, turns JIT and parallel query off."""
     from loan_collections.cob.runner import cob_chunk_run
     from loanops.cob import CobStep
 
@@ -245,12 +245,15 @@ def test_a_chunk_runs_with_the_bounded_lock_wait_and_without_jit(settings: Any) 
 
     def probe(*, business_date: date, id_range: Any) -> int:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('lock_timeout'), current_setting('jit')")
-            seen["lock_timeout"], seen["jit"] = cursor.fetchone()
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('jit'), "
+                "current_setting('max_parallel_workers_per_gather')"
+            )
+            seen["lock_timeout"], seen["jit"], seen["parallel"] = cursor.fetchone()
         return 0
 
     settings.LOANOPS_COB_LOCK_TIMEOUT_MS = 1234
     day = date(2025, 3, 1)
     CobRun.objects.create(business_date=day)
     cob_chunk_run(business_date=day, step=CobStep(name="probe", label="probe", func=probe), position=0, chunk=(0, 10))
-    assert seen == {"lock_timeout": "1234ms", "jit": "off"}
+    assert seen == {"lock_timeout": "1234ms", "jit": "off", "parallel": "0"}
