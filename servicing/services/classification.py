@@ -190,9 +190,28 @@ def classify_loans(*, business_date: date, id_range: IdRange = None) -> int:
     loans = loans.alias(cls_new=new_class, manual_new=new_manual)
     class_changes = loans.exclude(risk_class=F("cls_new"))
     changed = loans.filter(~Q(risk_class=F("cls_new")) | ~Q(risk_class_manual=F("manual_new")))
-    if not changed.exists():
+    # One pass over the chunk's loans finds the few whose class changes; the history and the update then
+    # read only those (by id), not the whole chunk again.
+    changed_ids = list(changed.order_by("pk").values_list("pk", flat=True))
+    if not changed_ids:
         return 0
     actor_id = system_user().pk
+    updated = 0
+    for start in range(0, len(changed_ids), _BATCH):
+        batch = changed_ids[start : start + _BATCH]
+        updated += _classify_batch(
+            class_changes.filter(pk__in=batch), changed.filter(pk__in=batch), new_class, new_manual, actor_id,
+            business_date,
+        )  # fmt: skip
+    return updated
+
+
+_BATCH = 1000  # ids per statement (well below SQLite's parameter limit)
+
+
+def _classify_batch(
+    class_changes: Any, changed: Any, new_class: Case, new_manual: Case, actor_id: int, business_date: date
+) -> int:
     history = class_changes.order_by().annotate(
         h_loan=F("pk"),
         h_from=F("risk_class"),
