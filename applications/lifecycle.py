@@ -22,6 +22,7 @@ from django.utils import timezone
 from applications.models import TRANSITIONS, Loan, LoanStageEvent, LoanStatus
 from compliance.audit import AuditEntry, audit_record, audit_record_many
 from loanops.exceptions import InvalidTransition
+from loanops.sql import insert_rows
 
 
 def loans_for_update() -> QuerySet[Loan]:
@@ -129,17 +130,14 @@ def loan_transition_many(loan_ids: Iterable[int], name: str, *, actor: Any, reas
     by_source: dict[str, list[int]] = {}
     for pk, status in rows:
         by_source.setdefault(status, []).append(pk)
-    events: list[LoanStageEvent] = []
+    events: list[tuple[Any, ...]] = []
     audits: list[AuditEntry] = []
+    actor_id = getattr(actor, "pk", None)
     for source, pks in by_source.items():
         target = transitions[source].target
         Loan.objects.filter(pk__in=pks, status=source).update(status=target, status_changed_at=now, updated_at=now)
         for pk in pks:
-            events.append(
-                LoanStageEvent(
-                    loan_id=pk, transition=name, from_status=source, to_status=target, actor=actor, reason=reason
-                )
-            )
+            events.append((pk, name, source, target, actor_id, reason, now))
             audits.append(
                 AuditEntry(
                     action=f"loan.{name}",
@@ -152,6 +150,10 @@ def loan_transition_many(loan_ids: Iterable[int], name: str, *, actor: Any, reas
                     data=data,
                 )
             )
-    LoanStageEvent.objects.bulk_create(events, batch_size=5000)
+    insert_rows(
+        LoanStageEvent,
+        ("loan_id", "transition", "from_status", "to_status", "actor_id", "reason", "occurred_at"),
+        events,
+    )
     audit_record_many(audits)
     return ids

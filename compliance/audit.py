@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from compliance.models import AuditEvent
+from loanops.sql import insert_rows
 
 GENESIS = "0" * 64
 _CHAIN_LOCK_KEY = 7_202_611  # arbitrary, fixed advisory-lock key for the audit chain head
@@ -116,16 +117,20 @@ def audit_record(
         data=data or {},
         ip_address=ip_address,
     )
-    return audit_record_many([entry])[0]
+    return _audit_one(entry)
 
 
-def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
-    """Append rows to the chain in one INSERT; must run inside the caller's transaction."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit_record must run inside transaction.atomic()")
+_COLUMNS = (
+    "occurred_at", "actor_id", "actor_name", "action", "subject_type", "subject_id", "before", "after", "reason",
+    "data", "ip_address", "prev_hash", "hash",
+)  # fmt: skip
+
+
+def _chain(entries: Iterable[AuditEntry]) -> list[tuple[Any, ...]]:
+    """The rows (values in ``_COLUMNS`` order) appended to the chain head, hashed; locks the head."""
     prev = _lock_chain_head()
     now = timezone.now()
-    rows: list[AuditEvent] = []
+    rows: list[tuple[Any, ...]] = []
     for entry in entries:
         actor = entry.actor
         actor_id = getattr(actor, "pk", None) if actor is not None else None
@@ -142,25 +147,31 @@ def audit_record_many(entries: Iterable[AuditEntry]) -> list[AuditEvent]:
             data=data,
         )
         digest = _digest(prev, payload)
+        actor_name = getattr(actor, "username", "") if actor is not None else ""
         rows.append(
-            AuditEvent(
-                occurred_at=now,
-                actor_id=actor_id,
-                actor_name=getattr(actor, "username", "") if actor is not None else "",
-                action=entry.action,
-                subject_type=entry.subject_type,
-                subject_id=entry.subject_id,
-                before=before,
-                after=after,
-                reason=entry.reason,
-                data=data,
-                ip_address=entry.ip_address,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
+            (now, actor_id, actor_name, entry.action, entry.subject_type, entry.subject_id, before, after,
+             entry.reason, data, entry.ip_address, prev, digest)
+        )  # fmt: skip
         prev = digest
-    return AuditEvent.objects.bulk_create(rows, batch_size=2000)
+    return rows
+
+
+def _require_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_record must run inside transaction.atomic()")
+
+
+def _audit_one(entry: AuditEntry) -> AuditEvent:
+    _require_transaction()
+    (row,) = _chain([entry])
+    return AuditEvent.objects.create(**dict(zip(_COLUMNS, row, strict=True)))
+
+
+def audit_record_many(entries: Iterable[AuditEntry]) -> int:
+    """Append rows to the chain in multi-row INSERTs (no model instances back); must run inside the
+    caller's transaction. Returns how many rows were written."""
+    _require_transaction()
+    return insert_rows(AuditEvent, _COLUMNS, _chain(entries), batch_size=1000)
 
 
 def audit_verify_chain(*, batch_size: int = 5000) -> list[int]:

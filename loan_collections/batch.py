@@ -53,11 +53,17 @@ from loan_collections.case_models import (
 from loan_collections.policy import level_for_bucket, levels_below, levels_config, next_level, role_for_level
 from loanops.cob import IdRange
 from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
+from loanops.sql import insert_rows
 from servicing.models import Repayment
 from servicing.services.common import system_user
 
 __all__ = ["collections_run", "promise_paid_amount"]
 
+#: the columns of a CaseEvent row (the events are built as unsaved instances, written in multi-row INSERTs)
+_EVENT_COLUMNS = (
+    "case_id", "kind", "business_date", "from_level", "to_level", "role", "assigned_to_id", "outcome", "reason",
+    "actor_id", "created_at",
+)  # fmt: skip
 #: ids per ``pk IN (...)`` statement (well below SQLite's and PostgreSQL's parameter limits)
 CHUNK = 1000
 _TOLERANCE = Decimal("0.005")  # below a cent: absorbs SQLite's float arithmetic in SUM()
@@ -122,8 +128,11 @@ class _Run:
 
     def event(self, case_id: int, kind: str, *, audit_data: dict[str, Any] | None = None, **fields: Any) -> None:
         self.events.append(
-            CaseEvent(case_id=case_id, kind=kind, business_date=self.business_date, actor=self.actor, **fields)
-        )
+            CaseEvent(
+                case_id=case_id, kind=kind, business_date=self.business_date, actor=self.actor,
+                created_at=timezone.now(), **fields,
+            )
+        )  # fmt: skip
         self.counts[kind] += 1
         if audit_data is not None:
             self.audit.append(
@@ -153,7 +162,12 @@ class _Run:
 
     def flush(self) -> None:
         if self.events:
-            CaseEvent.objects.bulk_create(self.events, batch_size=2000)
+            insert_rows(
+                CaseEvent,
+                _EVENT_COLUMNS,
+                ([getattr(event, name) for name in _EVENT_COLUMNS] for event in self.events),
+                batch_size=2000,
+            )
         if self.audit:
             audit_record_many(self.audit)
         self.events, self.audit = [], []

@@ -1,18 +1,14 @@
-"""`insert_ignore_conflicts`: a multi-row ``INSERT … VALUES … ON CONFLICT DO NOTHING`` without the ORM's
-per-value SQL compilation (which costs ~50 µs a value in `bulk_create`, most of a batch step's time).
-
-Values are prepared by each field's own `get_db_prep_save` (JSON, dates, decimals, times), so what is
-stored is exactly what `bulk_create` would store. Works on SQLite (≥ 3.24) and PostgreSQL.
-"""
+"""`insert_ignore_conflicts`: the kernel's fast multi-row insert (:func:`loanops.sql.insert_rows`) with
+``ON CONFLICT DO NOTHING`` — the outbox's and the reminders' exactly-once writes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import models
 
-_PLAIN = (models.CharField, models.TextField, models.IntegerField, models.BigIntegerField, models.ForeignKey)
+from loanops.sql import insert_rows
 
 
 def insert_ignore_conflicts(
@@ -20,34 +16,4 @@ def insert_ignore_conflicts(
 ) -> None:
     """Insert `rows` (values in the order of `fields`, attribute names such as ``loan_id``); rows that
     violate a unique constraint are skipped."""
-    meta = model._meta
-    # attnames (``loan_id``) resolve to their fields
-    concrete: list[models.Field[Any, Any]] = [meta.get_field(name) for name in fields]  # type: ignore[misc]
-    prep = [
-        None if isinstance(field, _PLAIN) and not isinstance(field, models.JSONField) else field for field in concrete
-    ]
-    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in concrete)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    table = connection.ops.quote_name(meta.db_table)
-    limit = getattr(connection.features, "max_query_params", None) or 65535
-    batch_size = max(1, min(batch_size, limit // len(fields)))
-    batch: list[Any] = []
-    count = 0
-
-    def flush() -> None:
-        nonlocal count
-        if not count:
-            return
-        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * count)} ON CONFLICT DO NOTHING"  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, batch)
-        batch.clear()
-        count = 0
-
-    for row in rows:
-        for value, field in zip(row, prep, strict=True):
-            batch.append(value if field is None or value is None else field.get_db_prep_save(value, connection))
-        count += 1
-        if count >= batch_size:
-            flush()
-    flush()
+    insert_rows(model, fields, rows, batch_size=batch_size, ignore_conflicts=True)
