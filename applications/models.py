@@ -356,7 +356,6 @@ class Loan(fsm.ConcurrentTransitionMixin, models.Model):
     # it (disbursement, repayment, reversal, new schedule version; servicing.services.common) and proved by
     # the ledger check: the portfolio's balance without reading twelve million installments (early warning).
     principal_outstanding = money_field(verbose_name=_("未还本金"), default=Decimal("0.00"), editable=False)
-    days_past_due_on = models.DateField(_("逾期天数计算日"), null=True, blank=True, editable=False)
     bucket = models.CharField(_("账龄"), max_length=4, default="M0")
     risk_class = models.CharField(_("五级分类"), max_length=16, choices=RiskClass.choices, default=RiskClass.NORMAL)
     # A risk manager's downgrade (worse than the floor) is in force: the batch never improves the class.
