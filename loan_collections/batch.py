@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -53,7 +53,7 @@ from loan_collections.case_models import (
 from loan_collections.policy import level_for_bucket, levels_below, levels_config, next_level, role_for_level
 from loanops.cob import IdRange
 from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
-from loanops.sql import insert_rows
+from loanops.sql import id_batches, insert_rows
 from servicing.models import Repayment
 from servicing.services.common import system_user
 
@@ -64,18 +64,11 @@ _EVENT_COLUMNS = (
     "case_id", "kind", "business_date", "from_level", "to_level", "role", "assigned_to_id", "outcome", "reason",
     "actor_id", "created_at",
 )  # fmt: skip
-#: ids per ``pk IN (...)`` statement (well below SQLite's and PostgreSQL's parameter limits)
-CHUNK = 1000
 _TOLERANCE = Decimal("0.005")  # below a cent: absorbs SQLite's float arithmetic in SUM()
 
 
 def _money() -> DecimalField:
     return DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
-
-
-def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def _in_range(queryset: QuerySet[Any], id_range: IdRange, field: str = "loan_id") -> QuerySet[Any]:
@@ -180,7 +173,7 @@ class _Run:
         pending = _in_range(PromiseToPay.objects.filter(status=PromiseStatus.PENDING), self.id_range)
         kept = pending.annotate(paid=paid).filter(paid__gte=F("amount") - Value(_TOLERANCE, output_field=_money()))
         kept_ids = list(kept.values_list("pk", flat=True))
-        for ids in _chunks(kept_ids):
+        for ids in id_batches(kept_ids):
             PromiseToPay.objects.filter(pk__in=ids).update(
                 status=PromiseStatus.KEPT, paid_amount=promise_paid_amount(day), evaluated_on=day
             )
@@ -190,7 +183,7 @@ class _Run:
             .values_list("pk", "case_id", "amount", "promised_date")
         )
         broken_ids = [row[0] for row in broken]
-        for ids in _chunks(broken_ids):
+        for ids in id_batches(broken_ids):
             PromiseToPay.objects.filter(pk__in=ids).update(
                 status=PromiseStatus.BROKEN, paid_amount=promise_paid_amount(day), evaluated_on=day
             )
@@ -220,7 +213,7 @@ class _Run:
             self.event(pk, CaseEventKind.PROMISE_BROKEN, from_level=level, to_level=target, role=new_role,
                        assigned_to_id=assignee if new_role == role else None, reason=reason,
                        audit_data={"promise_id": promise_id, "from_level": level, "to_level": target})  # fmt: skip
-        for ids in _chunks(flagged):
+        for ids in id_batches(flagged):
             CollectionCase.objects.filter(pk__in=ids).update(priority=True, priority_reason="承诺还款未兑现")
         for (level, role), case_ids in moves.items():
             target = next_level(level)
@@ -234,7 +227,7 @@ class _Run:
         values: dict[str, Any] = {"level": target, "responsible_role": new_role}
         if new_role != old_role:
             values.update(assigned_to=None, assigned_on=None)
-        for ids in _chunks(case_ids):
+        for ids in id_batches(case_ids):
             CollectionCase.objects.filter(pk__in=ids).update(**values)
 
     # --- 2. closure -------------------------------------------------------------------------
@@ -259,7 +252,7 @@ class _Run:
             for pk, level, role in rows:
                 self.event(pk, CaseEventKind.CLOSED, from_level=level, role=role, outcome=outcome,
                            audit_data={"outcome": outcome})  # fmt: skip
-            for ids in _chunks([row[0] for row in rows]):
+            for ids in id_batches([row[0] for row in rows]):
                 CollectionCase.objects.filter(pk__in=ids, status=CaseStatus.OPEN).update(
                     status=CaseStatus.CLOSED, outcome=outcome, closed_on=self.business_date
                 )
@@ -368,7 +361,7 @@ class _Run:
             )
             assignments = balance_by_load([(load, pk) for pk, load in staff], unassigned)
             for user_id, case_ids in assignments.items():
-                for ids in _chunks(case_ids):
+                for ids in id_batches(case_ids):
                     CollectionCase.objects.filter(pk__in=ids, assigned_to__isnull=True).update(
                         assigned_to_id=user_id, assigned_on=self.business_date
                     )

@@ -1,4 +1,6 @@
-"""`insert_rows`: a multi-row ``INSERT … VALUES …`` (optionally ``ON CONFLICT DO NOTHING``) without the ORM's
+"""Bulk-statement helpers for set-based writers. `id_batches` slices id lists for ``pk IN (…)`` statements.
+
+`insert_rows`: a multi-row ``INSERT … VALUES …`` (optionally ``ON CONFLICT DO NOTHING``) without the ORM's
 per-value SQL compilation (which costs ~50 µs a value in `bulk_create`, most of a batch step's time).
 For bulk writers that need no model instances back (the daily batch's events, audit rows, messages).
 
@@ -8,10 +10,22 @@ stored is exactly what `bulk_create` would store. Works on SQLite (≥ 3.24) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+T = TypeVar("T")
+
+#: ids per ``pk IN (...)`` statement (well below SQLite's and PostgreSQL's parameter limits)
+ID_BATCH = 1000
+
+
+def id_batches(ids: Sequence[T], size: int = ID_BATCH) -> Iterator[Sequence[T]]:
+    """``ids`` in slices of ``size``, for ``filter(pk__in=…)`` statements that stay under parameter limits."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
 
 _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.BigIntegerField, models.ForeignKey)
 

@@ -28,6 +28,7 @@ from django.db.models import Case, Q, Value, When
 from applications.lifecycle import loan_transition_many, loans_for_update
 from applications.models import SERVICING_STATUSES, Loan, LoanStatus
 from loanops.cob import CobStep, IdRange
+from loanops.sql import id_batches
 from servicing.services.batch import (
     days_past_due_update,
     due_step_lock,
@@ -99,9 +100,7 @@ def step_bucket(*, business_date: date, id_range: IdRange) -> int:
         return 0
     # One pass over the chunk's loans (the locked read above); the rebucketing writes only the loans it found.
     rebucket = [pk for pk, _status, _dpd, bucket, new_bucket in locked if bucket != new_bucket]
-    rebucketed = 0
-    for start in range(0, len(rebucket), 1000):
-        rebucketed += Loan.objects.filter(pk__in=rebucket[start : start + 1000]).update(bucket=case)
+    rebucketed = sum(Loan.objects.filter(pk__in=ids).update(bucket=case) for ids in id_batches(rebucket))
     actor = system_user()
     to_mark = [pk for pk, status, dpd, *_ in locked if status == LoanStatus.ACTIVE and dpd > 0]
     to_cure = [pk for pk, status, dpd, *_ in locked if status == LoanStatus.OVERDUE and dpd == 0]

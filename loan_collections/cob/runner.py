@@ -94,7 +94,7 @@ def chunk_ranges(step: CobStep | None = None) -> list[tuple[int, int]]:
     return [(k * size, (k + 1) * size) for k in range(first // size, last // size + 1)]
 
 
-def _set_lock_timeout() -> None:
+def _chunk_settings() -> None:
     """PostgreSQL, for this chunk's transaction: the bounded lock wait, no JIT, no parallel query.
 
     A chunk's statements each take milliseconds to tens of milliseconds, but their cost estimates over the
@@ -137,7 +137,7 @@ def cob_chunk_run(*, business_date: date, step: CobStep, position: int, chunk: t
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():
-                _set_lock_timeout()
+                _chunk_settings()
                 record = CobStepRun.objects.select_for_update().filter(**key).first()
                 if record is None:
                     try:

@@ -54,6 +54,7 @@ from applications.selectors import loan_get_for_actor
 from compliance.audit import audit_record
 from loanops.cob import CobStep, IdRange
 from loanops.exceptions import ConflictError, DomainError, InputError
+from loanops.sql import id_batches
 from servicing.models import RiskClassChange, RiskClassUpgradeRequest
 from servicing.services.business_date import business_date_get
 from servicing.services.common import system_user
@@ -196,17 +197,12 @@ def classify_loans(*, business_date: date, id_range: IdRange = None) -> int:
     if not changed_ids:
         return 0
     actor_id = system_user().pk
-    updated = 0
-    for start in range(0, len(changed_ids), _BATCH):
-        batch = changed_ids[start : start + _BATCH]
-        updated += _classify_batch(
-            class_changes.filter(pk__in=batch), changed.filter(pk__in=batch), new_class, new_manual, actor_id,
-            business_date,
-        )  # fmt: skip
-    return updated
-
-
-_BATCH = 1000  # ids per statement (well below SQLite's parameter limit)
+    return sum(
+        _classify_batch(
+            class_changes.filter(pk__in=ids), changed.filter(pk__in=ids), new_class, new_manual, actor_id, business_date
+        )
+        for ids in id_batches(changed_ids)
+    )
 
 
 def _classify_batch(
