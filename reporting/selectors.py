@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from applications.models import Loan, LoanStatus
 from loanops.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, ZERO
-from servicing.models import Installment, Repayment
+from servicing.models import Repayment
 
 #: The reporting calendar: China Standard Time, whatever the active time zone of the request.
 REPORT_TIMEZONE: Final = ZoneInfo("Asia/Shanghai")
@@ -120,27 +120,25 @@ class PortfolioSummary(TypedDict):
 
 
 def portfolio_summary() -> PortfolioSummary:
-    """The loan book being serviced (active + overdue loans) — two queries.
+    """The loan book being serviced (active + overdue loans) — one query over the loans.
 
-    Outstanding principal is Σ(principal_due − principal_paid) over the installments of each loan's
-    current schedule version; `overdue_principal` is the part of it owed by overdue loans (all their
-    remaining principal, not only the instalments past due).
+    Outstanding principal is each loan's ``principal_outstanding`` (Σ(principal_due − principal_paid) over its
+    current schedule version, kept by the servicing services and proved by ``ledger_check``);
+    `overdue_principal` is the part of it owed by overdue loans (all their remaining principal, not only the
+    instalments past due).
     """
     servicing = [LoanStatus.ACTIVE, LoanStatus.OVERDUE]
-    counts = Loan.objects.filter(status__in=servicing).aggregate(
+    figures = Loan.objects.filter(status__in=servicing).aggregate(
         active_count=Count("id", filter=Q(status=LoanStatus.ACTIVE)),
         overdue_count=Count("id", filter=Q(status=LoanStatus.OVERDUE)),
-    )
-    remaining = F("principal_due") - F("principal_paid")
-    amounts = Installment.objects.filter(schedule__is_current=True, loan__status__in=servicing).aggregate(
-        outstanding_principal=_money_sum(remaining),
-        overdue_principal=_money_sum(remaining, filter=Q(loan__status=LoanStatus.OVERDUE)),
+        outstanding_principal=_money_sum(F("principal_outstanding")),
+        overdue_principal=_money_sum(F("principal_outstanding"), filter=Q(status=LoanStatus.OVERDUE)),
     )
     return {
-        "active_count": counts["active_count"],
-        "overdue_count": counts["overdue_count"],
-        "outstanding_principal": amounts["outstanding_principal"],
-        "overdue_principal": amounts["overdue_principal"],
+        "active_count": figures["active_count"],
+        "overdue_count": figures["overdue_count"],
+        "outstanding_principal": figures["outstanding_principal"],
+        "overdue_principal": figures["overdue_principal"],
     }
 
 

@@ -398,21 +398,19 @@ def ledger_check() -> list[LedgerProblem]:
 def npl_ratio() -> dict[str, Any]:
     """不良率 = outstanding principal of 次级 + 可疑 + 损失 loans / all outstanding principal — one query.
 
-    Over active and overdue loans; outstanding principal is Σ(principal_due − principal_paid) of each loan's
-    current schedule (as on the dashboard). ``ratio`` is a Decimal with 6 places (0.012300 = 1.23 %), ``None``
+    Over active and overdue loans; outstanding principal is each loan's ``principal_outstanding`` (its current
+    schedule's Σ(principal_due − principal_paid), kept by the services and proved by ``ledger_check``), as on
+    the dashboard and in the industry early warning. ``ratio`` is a Decimal with 6 places (0.012300 = 1.23 %), ``None``
     when nothing is outstanding; ``by_class`` gives the principal per class.
     """
     from applications.models import NPL_CLASSES, RiskClass
 
-    remaining = ExpressionWrapper(F("principal_due") - F("principal_paid"), output_field=_money())
     zero = Value(ZERO, output_field=_money())
     sums = {
-        code: Coalesce(Sum(remaining, filter=Q(loan__risk_class=code)), zero, output_field=_money())
+        code: Coalesce(Sum("principal_outstanding", filter=Q(risk_class=code)), zero, output_field=_money())
         for code in RiskClass.values
     }
-    figures = Installment.objects.filter(schedule__is_current=True, loan__status__in=SERVICING_STATUSES).aggregate(
-        **sums
-    )
+    figures = Loan.objects.filter(status__in=SERVICING_STATUSES).aggregate(**sums)
     by_class = {code: to_money(figures[code]) for code in RiskClass.values}
     total = sum(by_class.values(), ZERO)
     npl = sum((by_class[code] for code in NPL_CLASSES), ZERO)

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 from applications.models import ApplicantType, Customer, Loan, LoanStatus, Product
 from loanops import roles
 from servicing.models import Installment, Repayment, ScheduleVersion
+from servicing.services.common import principal_outstanding_refresh
 from tests.conftest import *  # noqa: F403
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -101,6 +102,7 @@ def add_schedule(loan: Loan, rows: list[tuple[str, str]], *, is_current: bool = 
             interest_due=Decimal("10.00"),
             remaining_after=remaining,
         )
+    principal_outstanding_refresh(loan.pk)  # what the servicing services do after writing installments
 
 
 def add_repayment(loan: Loan, amount: str, paid_on: date, *, by: Any, reversed_: bool = False) -> Repayment:
