@@ -167,8 +167,9 @@ def _insert_select(model: Any, queryset: QuerySet[Any], columns: dict[str, str])
 def classify_loans(*, business_date: date, id_range: IdRange = None) -> int:
     """COB step 4: set ``risk_class`` of every active/overdue loan in ``id_range`` by the rule in the module doc.
 
-    Two statements per chunk: ``INSERT … SELECT`` of a ``RiskClassChange`` row per loan whose class changes,
-    then one ``UPDATE`` with ``CASE``. Idempotent for a date (a second run finds nothing to change).
+    One read of the chunk's loans finds those whose class or manual flag changes; then, per 1,000 of them,
+    ``INSERT … SELECT`` of a ``RiskClassChange`` row per loan whose class changes and one ``UPDATE`` with
+    ``CASE``. Idempotent for a date (a second run finds nothing to change).
     Returns the number of loans whose class or manual flag changed.
     """
     floor_code, floor_rank = _floor_expressions(business_date)
